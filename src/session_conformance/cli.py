@@ -1,0 +1,104 @@
+"""The ``session-conformance`` command line: openapi, serve, fault-matrix."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from session_conformance import __version__
+from session_conformance.contracts import APIS
+
+
+class UsageError(Exception):
+    """A wrong option or value: reported as one line, no traceback."""
+
+
+def _cmd_openapi(args: argparse.Namespace) -> int:
+    from session_conformance.contracts import openapi_document
+
+    json.dump(openapi_document(args.api), sys.stdout, indent=2)
+    sys.stdout.write("\n")
+    return 0
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from session_conformance.server.faults import UnknownFault, all_faults
+    from session_conformance.server.runner import EmbeddedServer
+
+    if args.list_faults:
+        for fault in all_faults().values():
+            print(f"{fault.name:40} {fault.rule:9} {fault.description}")
+        return 0
+    faults = [f for chunk in args.faults for f in chunk.split(",")]
+    try:
+        server = EmbeddedServer(host=args.host, port=args.port, faults=faults, log_level=args.log_level)
+    except UnknownFault as exc:
+        raise UsageError(str(exc)) from None
+    except OSError as exc:
+        raise UsageError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from None
+    primary, other = server.accounts[0], server.accounts[1]
+    print(f"session-conformance reference server {__version__}")
+    print(f"  URL:                {server.url}")
+    print(f"  primary token:      {primary.token}")
+    print(f"  other token:        {other.token}")
+    print(f"  provider-state URL: {server.hook_url}")
+    if faults:
+        print(f"  faults:             {', '.join(faults)}")
+    print("  Point the suite at it with:")
+    print(f"    CONFORMANCE_BASE_URL={server.url} CONFORMANCE_TOKEN={primary.token} \\")
+    print(f"    CONFORMANCE_OTHER_TOKEN={other.token} CONFORMANCE_PROVIDER_STATE_URL={server.hook_url}")
+    sys.stdout.flush()
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def _cmd_fault_matrix(args: argparse.Namespace) -> int:
+    from session_conformance.faultmatrix import main as fault_matrix_main
+
+    return fault_matrix_main(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="session-conformance", description=__doc__)
+    parser.add_argument("--version", action="version", version=__version__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("openapi", help="print the OpenAPI 3.1 document assembled from the contracts")
+    p.add_argument("--api", required=True, choices=APIS)
+    p.set_defaults(func=_cmd_openapi)
+
+    p = sub.add_parser("serve", help="run the embedded reference server")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8800)
+    p.add_argument("--faults", action="append", default=[], metavar="NAME[,NAME]",
+                   help="break documented rules on purpose (see --list-faults)")
+    p.add_argument("--list-faults", action="store_true", help="list the fault switches and exit")
+    p.add_argument("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"])
+    p.set_defaults(func=_cmd_serve)
+
+    p = sub.add_parser("fault-matrix", help="run the suites once per fault and print which rules failed")
+    p.add_argument("--profile", default="smoke", choices=["smoke", "standard", "deep"])
+    p.add_argument("--fault", action="append", default=[], help="only these faults (default: all)")
+    p.add_argument("--jobs", type=int, default=2, help="fault runs in parallel")
+    p.add_argument("--output", default="reports/fault-matrix.json")
+    p.set_defaults(func=_cmd_fault_matrix)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except UsageError as exc:
+        print(f"session-conformance: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,47 @@
+"""What every part of the embedded server shares: accounts, switched-on faults, limits."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+
+from session_conformance.server.faults import FaultSet
+
+DEFAULT_MAX_SESSIONS = 5000  # per account and API; oldest sessions are evicted first
+HOOK_PATH = "/_conformance/provider-state"
+
+
+@dataclass(frozen=True)
+class Account:
+    """An account is a bearer token; for Zitadel it is also an instance with its own users."""
+
+    name: str
+    token: str
+    instance_id: str  # decimal, like Zitadel resource IDs
+    caller_user_id: str  # the Zitadel user the token belongs to (creator of its sessions)
+
+
+def new_accounts() -> list[Account]:
+    return [
+        Account("primary", "pri_" + secrets.token_urlsafe(24), "300000000000000001", "310000000000000001"),
+        Account("secondary", "sec_" + secrets.token_urlsafe(24), "300000000000000002", "310000000000000002"),
+    ]
+
+
+@dataclass
+class ServerState:
+    accounts: list[Account] = field(default_factory=new_accounts)
+    faults: FaultSet = field(default_factory=FaultSet)
+    max_sessions: int = DEFAULT_MAX_SESSIONS
+
+    def account_for(self, authorization: str | None) -> Account | None:
+        """The account of an ``Authorization: Bearer <token>`` header, or None."""
+        if not authorization:
+            return None
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            return None
+        for account in self.accounts:
+            if secrets.compare_digest(account.token, token.strip()):
+                return account
+        return None
