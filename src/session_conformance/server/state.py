@@ -45,3 +45,6 @@ class ServerState:
             if secrets.compare_digest(account.token, token.strip()):
                 return account
         return None
+
+# Provider the embedded Trinsic server enables for every account (used when --trinsic-provider is absent).
+EMBEDDED_TRINSIC_PROVIDER = "conformance-test"
