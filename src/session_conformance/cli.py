@@ -98,6 +98,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"session-conformance: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # e.g. `session-conformance openapi --api trinsic | head`
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":
