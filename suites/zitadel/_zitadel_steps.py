@@ -1,0 +1,541 @@
+"""Steps shared by the Zitadel semantic suites (v2 and v2beta alike).
+
+Everything here talks to the target only through the plugin's ``ConformanceClient`` and fails a
+check only through :func:`session_conformance.verdict.expect`. Helpers that *set up* a check
+(creating a session, reading it back) blame the rule that makes the step legitimate, so that a
+broken target is reported under a documented rule and never as a suite error.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+import secrets
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from session_conformance.verdict import expect
+
+# gRPC status code -> HTTP status (grpc-gateway HTTPStatusFromCode; fact sheet §1.3)
+HTTP_OF_GRPC: dict[int, int] = {
+    1: 499,
+    2: 500,
+    3: 400,
+    4: 504,
+    5: 404,
+    6: 409,
+    7: 403,
+    8: 429,
+    9: 400,
+    10: 409,
+    11: 400,
+    12: 501,
+    13: 500,
+    14: 503,
+    15: 500,
+    16: 401,
+}
+INVALID_ARGUMENT, NOT_FOUND, PERMISSION_DENIED, FAILED_PRECONDITION, UNIMPLEMENTED = 3, 5, 7, 9, 12
+
+INT64_KEYS = frozenset({"sequence", "totalResult", "processedSequence"})
+TIMESTAMP_KEYS = frozenset({"creationDate", "changeDate", "expirationDate", "verifiedAt", "timestamp"})
+# Maps and Structs whose keys are data, not field names.
+FREE_FORM_KEYS = frozenset({"metadata", "header", "publicKeyCredentialRequestOptions"})
+_CAMEL = re.compile(r"^[a-z][A-Za-z0-9]*$")
+_RFC3339_Z = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{3}|\d{6}|\d{9}))?Z$")
+_RFC3339_ANY = re.compile(r"^(\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?([Zz]|[+-]\d{2}:\d{2})$")
+_STD_BASE64 = re.compile(r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$")
+
+SENSITIVE_KEYS = frozenset({"sessionToken", "idpIntentToken", "password", "otpSms", "otpEmail", "code"})
+
+
+# --- small pure helpers --------------------------------------------------------------------------
+
+
+def b64(raw: bytes | str) -> str:
+    """Standard base64 with padding (what protojson writes for ``bytes``)."""
+    return base64.b64encode(raw.encode() if isinstance(raw, str) else raw).decode()
+
+
+def unb64(text: str) -> bytes:
+    padded = text + "=" * (-len(text) % 4)
+    alt = b"-_" if ("-" in text or "_" in text) else b"+/"
+    return base64.b64decode(padded, altchars=alt, validate=True)
+
+
+def decoded_metadata(metadata: object) -> dict[str, bytes] | None:
+    """A response's ``metadata`` map with decoded values, or None when it is not a base64 map."""
+    if metadata is None:
+        return {}
+    if not isinstance(metadata, dict):
+        return None
+    out: dict[str, bytes] = {}
+    for key, value in metadata.items():
+        if not isinstance(value, str):
+            return None
+        try:
+            out[key] = unb64(value)
+        except (binascii.Error, ValueError):
+            return None
+    return out
+
+
+def timestamp_ns(value: str) -> int:
+    """Nanoseconds since the epoch of an RFC 3339 timestamp (any offset, up to 9 fraction digits)."""
+    match = _RFC3339_ANY.match(value)
+    if not match:
+        raise ValueError(f"not an RFC 3339 timestamp: {value!r}")
+    whole, fraction, zone = match.groups()
+    zone = "+00:00" if zone in ("Z", "z") else zone
+    moment = datetime.fromisoformat(whole.replace("t", "T") + zone)
+    return int(moment.timestamp()) * 1_000_000_000 + int((fraction or "").ljust(9, "0"))
+
+
+def parse_ts(value: object) -> int | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return timestamp_ns(value)
+    except ValueError:
+        return None
+
+
+def format_ts(ns: int) -> str:
+    """RFC 3339 in UTC with nanoseconds (what we send in creation-date queries)."""
+    seconds, nanos = divmod(ns, 1_000_000_000)
+    stamp = datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{stamp}.{nanos:09d}Z"
+
+
+def duration_ns(value: str) -> int:
+    match = re.fullmatch(r"(-?)(\d+)(?:\.(\d{1,9}))?s", value)
+    if not match:
+        raise ValueError(f"not a protojson duration: {value!r}")
+    sign, whole, fraction = match.groups()
+    ns = int(whole) * 1_000_000_000 + int((fraction or "").ljust(9, "0"))
+    return -ns if sign else ns
+
+
+def random_id() -> str:
+    """A decimal ID in Zitadel's style that no target has issued (18 random digits, leading 9)."""
+    return "9" + "".join(secrets.choice("0123456789") for _ in range(17))
+
+
+def masked(value: Any) -> Any:
+    """A copy of a JSON value with tokens, passwords and codes masked, for failure messages."""
+    if isinstance(value, dict):
+        return {
+            k: ("***" if k in SENSITIVE_KEYS and isinstance(v, str) else masked(v)) for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [masked(v) for v in value]
+    return value
+
+
+# --- calls ---------------------------------------------------------------------------------------
+
+
+def json_of(exchange: Any) -> Any:
+    """The decoded body of an exchange, or None when it is empty or not JSON."""
+    try:
+        return exchange.json()
+    except (ValueError, TypeError):
+        return None
+
+
+def excerpt(exchange: Any, limit: int = 400) -> str:
+    data = json_of(exchange)
+    if data is not None:
+        text = json.dumps(masked(data), separators=(",", ":"), sort_keys=True)
+    else:
+        raw = getattr(exchange, "body", b"") or b""
+        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def shown(exchange: Any) -> str:
+    """``METHOD path -> status body`` for failure messages (tokens masked)."""
+    method = getattr(exchange, "method", "") or ""
+    parts = urlsplit(str(getattr(exchange, "url", "") or ""))
+    where = parts.path + (f"?{parts.query}" if parts.query else "")
+    where = re.sub(r"((?:^|[?&])(?:sessionToken|session_token)=)[^&]*", r"\1***", where)
+    return f"{method} {where} -> {exchange.status} {excerpt(exchange)}".strip()
+
+
+@dataclass
+class Session:
+    """One session this check created, with the token it currently believes in."""
+
+    id: str
+    token: str
+    create: Any  # the create exchange
+    old_tokens: list[str] = field(default_factory=list)
+
+    def rotate(self, new_token: str) -> None:
+        if new_token and new_token != self.token:
+            self.old_tokens.append(self.token)
+            self.token = new_token
+
+
+class Zitadel:
+    """The five operations of one Zitadel API (``/v2`` or ``/v2beta``) through one client."""
+
+    def __init__(self, client: Any, prefix: str, api: str) -> None:
+        self.client = client
+        self.prefix = prefix.rstrip("/")
+        self.api = api
+
+    # raw calls
+    def path(self, session_id: str | None = None) -> str:
+        return f"{self.prefix}/sessions" + (f"/{session_id}" if session_id is not None else "")
+
+    def create(self, body: Any = None, *, client: Any = None, **kwargs: Any) -> Any:
+        if "content" not in kwargs:
+            kwargs["json"] = {} if body is None else body
+        return (client or self.client).request("POST", self.path(), **kwargs)
+
+    def get(self, session_id: str, token: str | None = None, *, client: Any = None) -> Any:
+        params = {"sessionToken": token} if token is not None else None
+        return (client or self.client).request("GET", self.path(session_id), params=params)
+
+    def set(self, session_id: str, body: Any = None, *, client: Any = None, **kwargs: Any) -> Any:
+        if "content" not in kwargs:
+            kwargs["json"] = {} if body is None else body
+        return (client or self.client).request("PATCH", self.path(session_id), **kwargs)
+
+    def delete(self, session_id: str, token: str | None = None, *, client: Any = None) -> Any:
+        body = {"sessionToken": token} if token is not None else {}
+        return (client or self.client).request("DELETE", self.path(session_id), json=body)
+
+    def search(self, body: Any = None, *, client: Any = None, **kwargs: Any) -> Any:
+        if "content" not in kwargs:
+            kwargs["json"] = {} if body is None else body
+        return (client or self.client).request("POST", self.path() + "/search", **kwargs)
+
+    # steps that must succeed
+    def new_session(self, body: Any = None, *, rule: str = "ZTD-R02") -> Session:
+        """Create a session; a refusal is reported under ``rule`` (the rule that says it must work)."""
+        exchange = self.create(body)
+        expect(
+            rule,
+            exchange.status in (200, 201),
+            f"creating a session with a valid body did not succeed: {shown(exchange)}",
+            evidence=exchange,
+        )
+        data = json_of(exchange)
+        expect(
+            "ZTD-R11",
+            isinstance(data, dict) and isinstance(data.get("sessionId"), str) and data["sessionId"] != "",
+            f"CreateSession answered without a sessionId: {shown(exchange)}",
+            evidence=exchange,
+        )
+        expect(
+            "ZTD-R11",
+            isinstance(data.get("sessionToken"), str) and data["sessionToken"] != "",
+            f"CreateSession answered without a sessionToken: {shown(exchange)}",
+            evidence=exchange,
+        )
+        return Session(data["sessionId"], data["sessionToken"], exchange)
+
+    def read(
+        self, session: Session | str, token: str | None = None, *, rule: str = "ZTD-R43"
+    ) -> dict[str, Any]:
+        """GetSession with the current token; answers the ``session`` object."""
+        if isinstance(session, Session):
+            session_id, token = session.id, token or session.token
+        else:
+            session_id = session
+        exchange = self.get(session_id, token)
+        expect(
+            rule,
+            exchange.status == 200,
+            f"GetSession of a live session with its current token must answer 200: {shown(exchange)}",
+            evidence=exchange,
+        )
+        data = json_of(exchange)
+        expect(
+            "ZTD-R47",
+            isinstance(data, dict) and isinstance(data.get("session"), dict),
+            f"GetSession answered without a session object: {shown(exchange)}",
+            evidence=exchange,
+        )
+        return data["session"]
+
+    def change(self, session: Session, body: dict[str, Any], *, rule: str = "ZTD-R03") -> dict[str, Any]:
+        """A SetSession that must succeed; follows token rotation."""
+        exchange = self.set(session.id, body)
+        expect(
+            rule,
+            exchange.status == 200,
+            f"SetSession with a valid body must answer 200: {shown(exchange)}",
+            evidence=exchange,
+        )
+        data = json_of(exchange)
+        expect(
+            rule,
+            isinstance(data, dict),
+            f"SetSession answered no JSON object: {shown(exchange)}",
+            evidence=exchange,
+        )
+        token = data.get("sessionToken")
+        if isinstance(token, str) and token:
+            session.rotate(token)
+        return data
+
+    def list_ids(
+        self,
+        queries: list[dict[str, Any]],
+        *,
+        query: dict[str, Any] | None = None,
+        sorting: str | None = None,
+        rule: str = "ZTD-R52",
+        client: Any = None,
+    ) -> tuple[list[str], int, Any]:
+        """ListSessions: the IDs returned (in order), ``totalResult`` (absent = 0) and the exchange."""
+        body: dict[str, Any] = {"queries": queries}
+        if query is not None:
+            body["query"] = query
+        if sorting is not None:
+            body["sortingColumn"] = sorting
+        exchange = self.search(body, client=client)
+        expect(
+            rule,
+            exchange.status == 200,
+            f"ListSessions with a valid query must answer 200: {shown(exchange)}",
+            evidence=exchange,
+        )
+        data = json_of(exchange)
+        expect(
+            rule,
+            isinstance(data, dict),
+            f"ListSessions answered no JSON object: {shown(exchange)}",
+            evidence=exchange,
+        )
+        sessions = data.get("sessions") or []
+        expect(
+            rule,
+            isinstance(sessions, list) and all(isinstance(s, dict) for s in sessions),
+            f"ListSessions: `sessions` is not a list of objects: {shown(exchange)}",
+            evidence=exchange,
+        )
+        ids = [s.get("id") for s in sessions]
+        total_raw = (data.get("details") or {}).get("totalResult", "0")
+        try:
+            total = int(total_raw)
+        except (TypeError, ValueError):
+            total = -1
+        return ids, total, exchange
+
+
+def ids_query(*ids: str) -> dict[str, Any]:
+    return {"idsQuery": {"ids": list(ids)}}
+
+
+# --- error answers -------------------------------------------------------------------------------
+
+
+def error_status(exchange: Any) -> tuple[int | None, str, list[Any]]:
+    """(code, message, details) of an rpcStatus body, with None/""/[] where absent or malformed."""
+    data = json_of(exchange)
+    if not isinstance(data, dict):
+        return None, "", []
+    code = data.get("code")
+    message = data.get("message")
+    details = data.get("details")
+    return (
+        code if isinstance(code, int) and not isinstance(code, bool) else None,
+        message if isinstance(message, str) else "",
+        details if isinstance(details, list) else [],
+    )
+
+
+def rpc_status_problems(exchange: Any) -> list[str]:
+    """What is wrong with an error answer's ``rpcStatus`` shape and its code/HTTP pairing (ZTD-R04)."""
+    data = json_of(exchange)
+    if not isinstance(data, dict):
+        return [f"the body is not a JSON object: {excerpt(exchange)}"]
+    problems = []
+    code = data.get("code")
+    if not isinstance(code, int) or isinstance(code, bool) or code == 0:
+        problems.append(f"`code` must be a non-zero integer gRPC code, got {code!r}")
+    elif HTTP_OF_GRPC.get(code) != exchange.status:
+        problems.append(
+            f"gRPC code {code} maps to HTTP {HTTP_OF_GRPC.get(code)}, but the status is {exchange.status}"
+        )
+    if not isinstance(data.get("message"), str):
+        problems.append(f"`message` must be a string, got {data.get('message')!r}")
+    if "details" in data:
+        details = data["details"]
+        if not isinstance(details, list) or not all(
+            isinstance(d, dict) and isinstance(d.get("@type"), str) for d in details
+        ):
+            problems.append(f"`details` must be a list of protobufAny objects with `@type`, got {details!r}")
+    unknown = sorted(set(data) - {"code", "message", "details"})
+    if unknown:
+        problems.append(f"unexpected properties {unknown} (rpcStatus has code, message, details)")
+    return problems
+
+
+def mentions(exchange: Any, error_id: str) -> bool:
+    """True when an error answer names ``error_id`` in its message or in a detail."""
+    _, message, details = error_status(exchange)
+    if error_id in message:
+        return True
+    return any(isinstance(d, dict) and error_id in json.dumps(d) for d in details)
+
+
+# --- protojson output (ZTD-R07, ZTD-R08) ---------------------------------------------------------
+
+
+def walk(value: Any, path: str = "") -> Iterator[tuple[str, str | None, Any]]:
+    """Yield (path, key, value) for every node below ``value``; free-form maps are not entered."""
+    if isinstance(value, dict):
+        for key, child in value.items():
+            child_path = f"{path}/{key}"
+            yield child_path, key, child
+            if key not in FREE_FORM_KEYS:
+                yield from walk(child, child_path)
+    elif isinstance(value, list):
+        for index, child in enumerate(value):
+            yield f"{path}/{index}", None, child
+            yield from walk(child, f"{path}/{index}")
+
+
+def protojson_problems(body: Any) -> tuple[list[str], list[str]]:
+    """Problems with a response body as protojson output: (format problems R07, null/zero problems R08)."""
+    formats: list[str] = []
+    zeros: list[str] = []
+    for path, key, value in walk(body):
+        if value is None:
+            zeros.append(f"{path} is null")
+            continue
+        if key is not None and key != "@type" and not _CAMEL.match(key):
+            formats.append(f"{path}: property name {key!r} is not lowerCamelCase")
+        if key in INT64_KEYS:
+            if not isinstance(value, str):
+                formats.append(f"{path}: 64-bit integer must be a decimal string, got {value!r}")
+            elif not re.fullmatch(r"\d+", value):
+                formats.append(f"{path}: 64-bit integer string is not decimal: {value!r}")
+            elif int(value) == 0:
+                zeros.append(f"{path} is zero ({value!r}); protojson omits zero values")
+        elif key in TIMESTAMP_KEYS:
+            if not isinstance(value, str) or not _RFC3339_Z.match(value):
+                formats.append(
+                    f"{path}: timestamp must be RFC 3339 in UTC with `Z` and 0/3/6/9 fraction "
+                    f"digits, got {value!r}"
+                )
+        elif key == "metadata" and isinstance(value, dict):
+            for meta_key, meta_value in value.items():
+                if not isinstance(meta_value, str) or not _STD_BASE64.match(meta_value):
+                    formats.append(
+                        f"{path}/{meta_key}: bytes must be standard padded base64, got {meta_value!r}"
+                    )
+        if value == [] and key not in FREE_FORM_KEYS:
+            zeros.append(f"{path} is an empty list; protojson omits empty repeated fields")
+        if value is False:
+            zeros.append(f"{path} is false; protojson omits false")
+    for path, _key, _value in _free_form_nulls(body):
+        zeros.append(f"{path} is null")
+    return formats, zeros
+
+
+def _free_form_nulls(body: Any, path: str = "") -> Iterator[tuple[str, str | None, Any]]:
+    """Nulls inside free-form maps, which :func:`walk` does not enter."""
+    if isinstance(body, dict):
+        for key, child in body.items():
+            if key in FREE_FORM_KEYS:
+                for sub_path, sub_key, sub_value in _all_nodes(child, f"{path}/{key}"):
+                    if sub_value is None:
+                        yield sub_path, sub_key, sub_value
+            else:
+                yield from _free_form_nulls(child, f"{path}/{key}")
+    elif isinstance(body, list):
+        for index, child in enumerate(body):
+            yield from _free_form_nulls(child, f"{path}/{index}")
+
+
+def _all_nodes(value: Any, path: str) -> Iterator[tuple[str, str | None, Any]]:
+    if isinstance(value, dict):
+        for key, child in value.items():
+            yield f"{path}/{key}", key, child
+            yield from _all_nodes(child, f"{path}/{key}")
+    elif isinstance(value, list):
+        for index, child in enumerate(value):
+            yield f"{path}/{index}", None, child
+            yield from _all_nodes(child, f"{path}/{index}")
+
+
+def expect_protojson(exchange: Any) -> None:
+    """Fail ZTD-R07 / ZTD-R08 when a successful answer is not canonical protojson output."""
+    body = json_of(exchange)
+    formats, zeros = protojson_problems(body)
+    expect(
+        "ZTD-R08",
+        not zeros,
+        "response contains null or zero values protojson would omit: "
+        + "; ".join(zeros)
+        + f" — in {shown(exchange)}",
+        evidence=exchange,
+    )
+    expect(
+        "ZTD-R07",
+        not formats,
+        "response is not protojson-formatted: " + "; ".join(formats) + f" — in {shown(exchange)}",
+        evidence=exchange,
+    )
+
+
+# --- comparing the two APIs (ZTD-X01) ------------------------------------------------------------
+
+
+def normalised(value: Any) -> Any:
+    """A body with the values that legitimately differ between two runs replaced by placeholders."""
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for key, child in value.items():
+            if key in TIMESTAMP_KEYS:
+                out[key] = "<timestamp>"
+            elif key in INT64_KEYS:
+                out[key] = "<int64>"
+            elif key in ("sessionToken", "sessionId", "id", "resourceOwner"):
+                out[key] = f"<{key}>"
+            elif key == "message":
+                out[key] = "<message>"
+            elif key == "ids" and isinstance(child, list):
+                out[key] = ["<id>" for _ in child]
+            else:
+                out[key] = normalised(child)
+        return out
+    if isinstance(value, list):
+        return [normalised(child) for child in value]
+    return value
+
+
+def shape(value: Any) -> Any:
+    """Keys and JSON types only (for comparing bodies whose values may differ)."""
+    if isinstance(value, dict):
+        return {key: shape(child) for key, child in sorted(value.items())}
+    if isinstance(value, list):
+        return [shape(child) for child in value]
+    return type(value).__name__
+
+
+def budget_value(budget: Any, *names: str, default: int) -> int:
+    """Read a number from the plugin's ``Profile`` whatever its exact attribute is called."""
+    for name in names:
+        value = getattr(budget, name, None)
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            return value
+        if isinstance(budget, dict) and isinstance(budget.get(name), int):
+            return int(budget[name])
+    return default
+
+
+def chunks(items: Iterable[Any], size: int) -> list[list[Any]]:
+    items = list(items)
+    return [items[i : i + size] for i in range(0, len(items), size)]

@@ -1,0 +1,401 @@
+"""Zitadel sessions: authentication, statuses, error shape, protojson output, create basics, expiry."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from _zitadel_steps import (
+    HTTP_OF_GRPC,
+    NOT_FOUND,
+    Zitadel,
+    b64,
+    duration_ns,
+    error_status,
+    expect_protojson,
+    ids_query,
+    json_of,
+    parse_ts,
+    random_id,
+    rpc_status_problems,
+    shown,
+)
+
+from session_conformance.verdict import expect
+
+SECOND = 1_000_000_000
+
+
+@pytest.fixture
+def zt(client: Any, zitadel_api: str, zitadel_prefix: str) -> Zitadel:
+    return Zitadel(client, zitadel_prefix, zitadel_api)
+
+
+@pytest.mark.rules("ZTD-R01", "ZTD-R04")
+def test_every_operation_needs_a_bearer_token(zt: Zitadel, anon_client: Any, target: Any) -> None:
+    """No Authorization header, or a token the target never issued: 401 with an rpcStatus body.
+
+    The calls carry valid bodies so that only authentication can refuse them; the writing ones
+    (which a conformant target refuses before the service runs) are left out with ``--read-only``.
+    """
+    sid = random_id()
+    calls = [
+        ("ListSessions", lambda c: zt.search({"queries": [ids_query(sid)]}, client=c)),
+        ("GetSession", lambda c: zt.get(sid, client=c)),
+    ]
+    if not getattr(target, "read_only", False):
+        calls += [
+            ("CreateSession", lambda c: zt.create({}, client=c)),
+            ("SetSession", lambda c: zt.set(sid, {}, client=c)),
+            ("DeleteSession", lambda c: zt.delete(sid, client=c)),
+        ]
+    for name, call in calls:
+        exchange = call(anon_client)
+        expect(
+            "ZTD-R01",
+            exchange.status == 401,
+            f"{name} without an Authorization header must answer 401: {shown(exchange)}",
+            evidence=exchange,
+        )
+        code, _, _ = error_status(exchange)
+        expect(
+            "ZTD-R01",
+            code == 16,
+            f"{name} without a token: rpcStatus code must be 16 (Unauthenticated), "
+            f"got {code!r}: {shown(exchange)}",
+            evidence=exchange,
+        )
+    for name, call in calls[:2]:
+        exchange = call(_BadBearer(anon_client))
+        expect(
+            "ZTD-R01",
+            exchange.status == 401,
+            f"{name} with a bearer token the target never issued must answer 401: {shown(exchange)}",
+            evidence=exchange,
+        )
+
+
+class _BadBearer:
+    """A client view that sends a made-up bearer token."""
+
+    def __init__(self, anon_client: Any) -> None:
+        self._client = anon_client
+
+    def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        headers = dict(kwargs.pop("headers", None) or {})
+        headers["Authorization"] = "Bearer not-a-token-of-this-target-0000000000"
+        return self._client.request(method, path, headers=headers, **kwargs)
+
+
+@pytest.mark.rules("ZTD-R02")
+@pytest.mark.needs("writes")
+def test_create_answers_201(zt: Zitadel) -> None:
+    for body in ({}, {"metadata": {"purpose": b64("conformance")}}):
+        exchange = zt.create(body)
+        expect(
+            "ZTD-R02",
+            exchange.status == 201,
+            f"CreateSession must answer 201 Created on success (Z-01): {shown(exchange)}",
+            evidence=exchange,
+        )
+
+
+@pytest.mark.rules("ZTD-R03")
+@pytest.mark.needs("writes")
+def test_other_successful_calls_answer_200(zt: Zitadel) -> None:
+    session = zt.new_session()
+    exchange = zt.get(session.id, session.token)
+    expect(
+        "ZTD-R03", exchange.status == 200, f"GetSession must answer 200: {shown(exchange)}", evidence=exchange
+    )
+    exchange = zt.set(session.id, {"metadata": {"k": b64("v")}})
+    expect(
+        "ZTD-R03", exchange.status == 200, f"SetSession must answer 200: {shown(exchange)}", evidence=exchange
+    )
+    token = (json_of(exchange) or {}).get("sessionToken") or session.token
+    exchange = zt.search({"queries": [ids_query(session.id)]})
+    expect(
+        "ZTD-R03",
+        exchange.status == 200,
+        f"ListSessions must answer 200: {shown(exchange)}",
+        evidence=exchange,
+    )
+    exchange = zt.delete(session.id, token)
+    expect(
+        "ZTD-R03",
+        exchange.status == 200,
+        f"DeleteSession must answer 200: {shown(exchange)}",
+        evidence=exchange,
+    )
+
+
+@pytest.mark.rules("ZTD-R04", "ZTD-R06")
+@pytest.mark.needs("writes")
+def test_errors_are_rpc_status_with_matching_code(zt: Zitadel, anon_client: Any) -> None:
+    """Every kind of error answer: `{code, message, details?}` with the code that maps to the status."""
+    session = zt.new_session()
+    cases = [
+        ("unauthenticated (401)", zt.get(session.id, client=anon_client)),
+        ("validation: lifetime 0s (400)", zt.create({"lifetime": "0s"})),
+        (
+            "malformed JSON (400)",
+            zt.create(content=b"{not json", headers={"Content-Type": "application/json"}),
+        ),
+        ("wrong session token (403)", zt.get(session.id, "Zm9yZWlnbi10b2tlbg")),
+        ("unknown session (404)", zt.get(random_id())),
+        ("empty user check (501)", zt.create({"checks": {"user": {}}})),
+        ("empty search query (400)", zt.search({"queries": [{}]})),
+    ]
+    for what, exchange in cases:
+        expect(
+            "ZTD-R04",
+            exchange.status >= 400,
+            f"{what}: expected an error answer, got {shown(exchange)}",
+            evidence=exchange,
+        )
+        problems = rpc_status_problems(exchange)
+        expect(
+            "ZTD-R04",
+            not problems,
+            f"{what}: the error is not a well-formed rpcStatus: "
+            + "; ".join(problems)
+            + f" — {shown(exchange)}",
+            evidence=exchange,
+        )
+    # ZTD-R06: 403 and 404 are the documented statuses for "no permission" and "does not exist".
+    forbidden, missing = cases[3][1], cases[4][1]
+    expect(
+        "ZTD-R06",
+        forbidden.status == 403 and error_status(forbidden)[0] == 7,
+        f"a wrong session token must be 403 with code 7: {shown(forbidden)}",
+        evidence=forbidden,
+    )
+    expect(
+        "ZTD-R06",
+        missing.status == 404 and error_status(missing)[0] == NOT_FOUND,
+        f"an unknown session must be 404 with code 5: {shown(missing)}",
+        evidence=missing,
+    )
+
+
+@pytest.mark.rules("ZTD-R07", "ZTD-R08")
+@pytest.mark.needs("writes")
+def test_responses_are_canonical_protojson(zt: Zitadel) -> None:
+    """Every successful answer, with as many fields populated as a user-less session allows."""
+    body = {
+        "metadata": {"a": b64("alpha"), "bin": b64(bytes(range(7)))},
+        "userAgent": {
+            "fingerprintId": "fp-protojson",
+            "ip": "192.0.2.10",
+            "description": "conformance",
+            "header": {"accept-language": {"values": ["en", "de"]}},
+        },
+        "lifetime": "600s",
+    }
+    exchange = zt.create(body)
+    expect_protojson(exchange)
+    data = json_of(exchange) or {}
+    sid, token = data.get("sessionId", ""), data.get("sessionToken", "")
+    exchange = zt.get(sid, token)
+    expect_protojson(exchange)
+    exchange = zt.set(sid, {"metadata": {"b": b64("beta")}, "lifetime": "900s"})
+    expect_protojson(exchange)
+    token = (json_of(exchange) or {}).get("sessionToken") or token
+    exchange = zt.search({"queries": [ids_query(sid)], "query": {"limit": 5}})
+    expect_protojson(exchange)
+    exchange = zt.search({"queries": [ids_query(random_id())]})
+    expect_protojson(exchange)
+    exchange = zt.delete(sid, token)
+    expect_protojson(exchange)
+
+
+@pytest.mark.rules("ZTD-R11")
+@pytest.mark.needs("writes")
+def test_create_returns_a_token_that_reads_the_session(zt: Zitadel) -> None:
+    exchange = zt.create({})
+    data = json_of(exchange) or {}
+    token = data.get("sessionToken")
+    expect(
+        "ZTD-R11",
+        isinstance(token, str) and token != "",
+        f"CreateSession must return a sessionToken: {shown(exchange)}",
+        evidence=exchange,
+    )
+    got = zt.get(data.get("sessionId", ""), token)
+    expect(
+        "ZTD-R11",
+        got.status == 200,
+        f"the token returned by CreateSession must read the session: {shown(got)}",
+        evidence=got,
+    )
+
+
+@pytest.mark.rules("ZTD-R12")
+@pytest.mark.needs("writes")
+def test_session_id_is_decimal(zt: Zitadel) -> None:
+    exchange = zt.create({})
+    sid = (json_of(exchange) or {}).get("sessionId")
+    expect(
+        "ZTD-R12",
+        isinstance(sid, str) and sid.isascii() and sid.isdigit(),
+        f"sessionId must be a decimal numeric string, got {sid!r}: {shown(exchange)}",
+        evidence=exchange,
+    )
+
+
+@pytest.mark.rules("ZTD-R13")
+@pytest.mark.needs("writes")
+def test_sequence_and_resource_owner_follow_the_writes(zt: Zitadel) -> None:
+    session = zt.new_session()
+    created = (json_of(session.create) or {}).get("details") or {}
+    seen = zt.read(session)
+    expect(
+        "ZTD-R13",
+        created.get("sequence") is not None and created.get("sequence") == seen.get("sequence"),
+        f"create details.sequence {created.get('sequence')!r} must equal the following Get's sequence "
+        f"{seen.get('sequence')!r}",
+        evidence=session.create,
+    )
+    owner = created.get("resourceOwner")
+    expect(
+        "ZTD-R13",
+        isinstance(owner, str) and owner != "",
+        f"create details.resourceOwner must be the instance ID, got {owner!r}",
+        evidence=session.create,
+    )
+    change = parse_ts(created.get("changeDate"))
+    creation = parse_ts(seen.get("creationDate"))
+    expect(
+        "ZTD-R13",
+        change is not None and creation is not None and abs(change - creation) <= 5 * SECOND,
+        f"create details.changeDate {created.get('changeDate')!r} must be about the session's creationDate "
+        f"{seen.get('creationDate')!r}",
+        evidence=session.create,
+    )
+    for round_ in range(2):
+        answer = zt.change(session, {"metadata": {f"round{round_}": b64(str(round_))}})
+        details = answer.get("details") or {}
+        seen = zt.read(session)
+        expect(
+            "ZTD-R13",
+            details.get("sequence") is not None and details.get("sequence") == seen.get("sequence"),
+            f"SetSession details.sequence {details.get('sequence')!r} must equal the following Get's "
+            f"sequence {seen.get('sequence')!r}",
+        )
+        expect(
+            "ZTD-R13",
+            details.get("resourceOwner") == owner,
+            f"details.resourceOwner changed between writes of one session: {owner!r} then "
+            f"{details.get('resourceOwner')!r}",
+        )
+    other = zt.new_session()
+    other_owner = ((json_of(other.create) or {}).get("details") or {}).get("resourceOwner")
+    expect(
+        "ZTD-R13",
+        other_owner == owner,
+        f"two sessions of one account have different resourceOwners "
+        f"(instance IDs): {owner!r} and {other_owner!r}",
+        evidence=other.create,
+    )
+
+
+@pytest.mark.rules("ZTD-R14", "ZTD-R23")
+@pytest.mark.needs("writes")
+def test_empty_create_has_no_factors(zt: Zitadel) -> None:
+    for body in ({}, {"metadata": {"only": b64("metadata")}}):
+        exchange = zt.create(body)
+        expect(
+            "ZTD-R14",
+            exchange.status in (200, 201),
+            f"an empty create ({body}) must succeed: {shown(exchange)}",
+            evidence=exchange,
+        )
+        data = json_of(exchange) or {}
+        session = zt.read(data.get("sessionId", ""), data.get("sessionToken"))
+        expect(
+            "ZTD-R23",
+            "factors" not in session,
+            f"a session without a checked user must have no `factors`, got {session.get('factors')!r}",
+            evidence=exchange,
+        )
+
+
+@pytest.mark.rules("ZTD-R36")
+@pytest.mark.needs("writes")
+def test_expiration_follows_lifetime(zt: Zitadel) -> None:
+    """expirationDate = creation (or set) time + lifetime, measured on the target's own clock."""
+    plain = zt.read(zt.new_session())
+    expect(
+        "ZTD-R36",
+        "expirationDate" not in plain,
+        "a session created without lifetime must have no expirationDate, "
+        f"got {plain.get('expirationDate')!r}",
+    )
+    session = zt.new_session({"lifetime": "300s"})
+    seen = zt.read(session)
+    _expect_expiry(seen, seen.get("creationDate"), "300s", "CreateSession")
+    answer = zt.change(session, {"lifetime": "7200s"})
+    seen = zt.read(session)
+    changed_at = (answer.get("details") or {}).get("changeDate") or seen.get("changeDate")
+    _expect_expiry(seen, changed_at, "7200s", "SetSession")
+
+
+def _expect_expiry(session: dict[str, Any], start: Any, lifetime: str, where: str) -> None:
+    expiry, begin = parse_ts(session.get("expirationDate")), parse_ts(start)
+    expect(
+        "ZTD-R36",
+        expiry is not None,
+        f"after {where} with lifetime {lifetime} the session must have an expirationDate, "
+        f"got {session.get('expirationDate')!r}",
+    )
+    expect("ZTD-R36", begin is not None, f"{where}: no usable change/creation date {start!r} to compare with")
+    assert expiry is not None and begin is not None
+    delta = expiry - begin
+    wanted = duration_ns(lifetime)
+    expect(
+        "ZTD-R36",
+        wanted - 5 * SECOND <= delta <= wanted + 60 * SECOND,
+        f"after {where} with lifetime {lifetime}: expirationDate {session.get('expirationDate')} is "
+        f"{delta / SECOND:.3f}s after {start}, expected about {wanted / SECOND:.0f}s",
+    )
+
+
+@pytest.mark.rules("ZTD-R37")
+@pytest.mark.needs("writes")
+def test_expired_session_refuses_set_but_can_be_deleted(zt: Zitadel) -> None:
+    """Lifetime 0.5s, then wait 1.5s of our own clock: the target's clock has passed the expiry too."""
+    session = zt.new_session({"lifetime": "0.5s"})
+    time.sleep(1.5)
+    exchange = zt.set(session.id, {"metadata": {"late": b64("write")}})
+    expect(
+        "ZTD-R37",
+        exchange.status == 400,
+        f"SetSession on an expired session must answer 400 (FailedPrecondition): {shown(exchange)}",
+        evidence=exchange,
+    )
+    exchange = zt.delete(session.id, session.token)
+    expect(
+        "ZTD-R37",
+        exchange.status == 200,
+        f"an expired session must still be deletable: {shown(exchange)}",
+        evidence=exchange,
+    )
+
+
+@pytest.mark.rules("ZTD-R46")
+def test_unknown_session_is_404(zt: Zitadel) -> None:
+    exchange = zt.get(random_id())
+    expect(
+        "ZTD-R46",
+        exchange.status == 404,
+        f"GetSession of an unknown ID must answer 404: {shown(exchange)}",
+        evidence=exchange,
+    )
+    code, _, _ = error_status(exchange)
+    expect(
+        "ZTD-R46",
+        code in (None, NOT_FOUND) or HTTP_OF_GRPC.get(code) == 404,
+        f"GetSession of an unknown ID: code must be 5 (NotFound), got {code}",
+        evidence=exchange,
+    )
