@@ -1,24 +1,511 @@
-"""Trinsic Sessions API v1 (embedded reference implementation). STUB: being written."""
+"""Trinsic Sessions API v1: the embedded reference implementation of the nine operations.
+
+Behaviour choices on the fact sheet's ambiguities are recorded in
+``docs/decisions/trinsic-server.md``; every ``F.*`` test below is a fault switch that breaks one
+documented rule on purpose (``trinsic_faults.py``).
+"""
 
 from __future__ import annotations
 
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
+from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from session_conformance.server.state import Account, ServerState
+from session_conformance.server import trinsic_faults as F
+from session_conformance.server import trinsic_providers as P
+from session_conformance.server.state import EMBEDDED_TRINSIC_PROVIDER, Account, ServerState
+from session_conformance.server.trinsic_http import (
+    Invalid,
+    check_string_fields,
+    json_response,
+    opt_bool,
+    opt_object,
+    opt_str,
+    opt_str_list,
+    parse_json_object,
+    read_body,
+    req_str,
+    unauthorized,
+)
+from session_conformance.server.trinsic_http import problem as _problem
+from session_conformance.server.trinsic_store import AccountSessions, TrinsicSession, TrinsicStore, order_key
+from session_conformance.server.trinsic_validation import BodyValidator
 
 PROVIDER_STATES = ("trinsic session finished",)
+PREFIX = "/api/v1/sessions"
+LAUNCH_BASE = "https://launch.conformance.test"  # reserved TLD: launch URLs never resolve
+NOT_FOUND = "Session not found."  # one text for unknown, foreign and wrong-key: reveals nothing
+ERROR_CODES = ("Internal", "Other", "Canceled", "UserAbandoned", "UserTimedOut", "Expired", "InvalidImage",
+               "Inauthentic", "UnsupportedDocument", "AssuranceLevelNotMet")
+ORDERINGS = ("Created", "Updated", "State")
+DIRECTIONS = ("Ascending", "Descending")
+MAX_PAGE_SIZE = 50
+MAX_PAGE = 2**31 - 1
+
+Handler = Callable[[Request, Account, AccountSessions], Awaitable[Response]]
 
 
 def problem(status: int, detail: str) -> Response:
-    return JSONResponse({"title": detail, "status": status}, status_code=status)
+    return _problem(status, detail)
+
+
+# --- state shared by the routes and the provider-state hook ---------------------------------------
+
+
+def _store(state: ServerState) -> TrinsicStore:
+    store = getattr(state, "trinsic_store", None)
+    if store is None:
+        store = TrinsicStore(state.max_sessions)
+        state.trinsic_store = store  # type: ignore[attr-defined]
+    return store
+
+
+# --- wire shapes ---------------------------------------------------------------------------------
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _session_json(state: ServerState, session: TrinsicSession, *, in_list: bool = False) -> dict[str, Any]:
+    out = session.to_json()
+    if in_list and out["errorCode"] == "Canceled" and F.UNKNOWN_ENUM_VALUE in state.faults:
+        out["errorCode"] = "CANCELED"
+    return out
+
+
+def _identity(provider: str) -> dict[str, Any]:
+    """Verified identity data of a finished session: a fixed, clearly fictional person."""
+    key = secrets.token_urlsafe(12)
+    return {
+        "originatingProviderId": provider,
+        "person": {
+            "givenName": "Ada", "familyName": "Lovelace", "fullName": "Ada Lovelace",
+            "dateOfBirth": "1815-12-10", "sex": "Female", "nationality": "GB",
+            "address": {"line1": "12 St James's Square", "city": "London", "postalCode": "SW1Y 4JH",
+                        "country": "GB", "fullAddress": "12 St James's Square, London SW1Y 4JH, GB"},
+        },
+        "document": {"type": "Passport", "number": "C01X00T47", "issueDate": "2020-01-01",
+                     "expirationDate": "2030-01-01", "issuingCountry": "GBR",
+                     "issuingAuthority": "HM Passport Office"},
+        "attachmentAccessKeys": {"selfie": f"att_selfie_{key}", "documentFront": f"att_front_{key}",
+                                 "provider": {"document-scan": {"report": f"att_report_{key}"}}},
+    }
+
+
+def _refresh_info(state: ServerState, issued: float) -> dict[str, Any]:
+    ttl = P.CONTENT_TTL_SECONDS
+    info = {"expiresAt": _iso(issued + ttl), "refreshAfter": _iso(issued + ttl * 2 // 3),
+            "timeToLiveSeconds": ttl}
+    if F.REFRESH_INFO_INCONSISTENT in state.faults:
+        info["refreshAfter"] = _iso(issued + ttl + 60)
+        info["timeToLiveSeconds"] = 0
+    return info
+
+
+def _step(state: ServerState, session: TrinsicSession, method: str, provider: P.Provider | None) -> None:
+    """Set the session's current IntegrationStep (fresh content each call)."""
+    nonce = secrets.token_urlsafe(16)
+    refresh = None
+    if method == P.LAUNCH_BROWSER:
+        where = "hosted" if provider is None else f"provider/{provider.id}"
+        content = f"{LAUNCH_BASE}/{where}/{nonce}"
+        if F.STEP_CONTENT_NOT_URL in state.faults:
+            content = f"open provider {nonce}"
+    elif method == P.DEEPLINK:
+        content = f"trinsic-conformance://verify/{nonce}"
+        if F.MOBILE_STEP_WRONG in state.faults:
+            method, content = P.SHOW_CONTENT, f"Open the Conformance Test app and enter {nonce}"
+    elif method == P.SHOW_CONTENT:
+        content = f"CONFORMANCE-TEST:{nonce}"  # text to show, e.g. as a QR code
+    else:  # PollResult as a launch method: nothing for the user to do
+        content = "No user interaction is needed; poll for the results."
+    if provider is not None and provider.refreshable and method == P.SHOW_CONTENT:
+        # Issued times only move forward, so a refresh always yields later expiry times.
+        session.step_issued = max(time.time(), session.step_issued + 0.001)
+        refresh = _refresh_info(state, session.step_issued)
+    session.step = {"method": method, "content": content, "refresh": refresh}
+
+
+# --- request plumbing ----------------------------------------------------------------------------
+
+
+def _endpoint(state: ServerState, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+    store = _store(state)
+    primary = state.accounts[0]
+
+    async def endpoint(request: Request) -> Response:
+        header = request.headers.get("authorization")
+        account = state.account_for(header)
+        if account is None:
+            if F.AUTH_NOT_ENFORCED in state.faults:
+                account = primary
+            elif F.AUTH_WRONG_STATUS in state.faults:
+                return problem(400, "bad request")
+            else:
+                return unauthorized(bool(header))
+        try:
+            return await handler(request, account, store.of(account.token))
+        except Invalid as exc:
+            if exc.status == 400 and F.PROBLEM_PLAIN_TEXT in state.faults:
+                return Response(exc.detail, status_code=400, media_type="text/plain")
+            return problem(exc.status, exc.detail)
+
+    return endpoint
+
+
+async def _json_body(state: ServerState, request: Request, *, optional: bool = False) -> dict[str, Any]:
+    raw = await read_body(request)
+    if not raw.strip():
+        if optional:
+            return {}
+        raise Invalid(400, "a non-empty request body is required")
+    try:
+        return parse_json_object(raw, request.headers.get("content-type"))
+    except Invalid as exc:
+        if exc.status == 400 and F.SERVER_ERROR_ON_ODD_INPUT in state.faults:
+            raise Invalid(500, "internal error") from None
+        raise
+
+
+def _find(state: ServerState, sessions: AccountSessions, session_id: str, foreign_fault: str | None = None
+          ) -> TrinsicSession:
+    session = sessions.get(session_id)
+    if session is None and foreign_fault is not None and foreign_fault in state.faults:
+        store = _store(state)
+        for account in state.accounts:
+            session = session or store.of(account.token).get(session_id)
+    if session is None:
+        raise Invalid(404, NOT_FOUND)
+    return session
+
+
+def _created(state: ServerState, payload: dict[str, Any]) -> Response:
+    return json_response(payload, 201 if F.CREATE_201 in state.faults else 200)
+
+
+def _new_session(state: ServerState, sessions: AccountSessions, kind: str, provider: str | None
+                 ) -> TrinsicSession:
+    session_id = secrets.token_hex(16) if F.NON_UUID_SESSION_ID in state.faults else None
+    session = sessions.create(kind, provider, session_id=session_id)
+    if F.UPDATED_BEFORE_CREATED in state.faults:
+        session.updated = session.created - 1
+    return session
+
+
+def _provider(provider_id: str) -> P.Provider:
+    provider = P.PROVIDERS.get(provider_id)
+    if provider is None:
+        raise Invalid(400, "provider is not a provider enabled for this account")
+    return provider
+
+
+def _check_provider_input(state: ServerState, body: dict[str, Any]) -> dict[str, Any] | None:
+    provider_input = opt_object(body, "providerInput")
+    if provider_input is None:
+        return None
+    for rule, message in P.input_errors(provider_input):
+        if rule == "TRN-R38" and F.INVALID_INPUT_ACCEPTED in state.faults:
+            continue
+        if rule == "TRN-R39" and F.CNH_CONTENT_TYPE_UNCHECKED in state.faults:
+            continue
+        raise Invalid(400, message)
+    return provider_input
+
+
+def _launch_url(kind: str) -> str:
+    return f"{LAUNCH_BASE}/{kind}/{secrets.token_urlsafe(24)}"
+
+
+# --- the nine operations ---------------------------------------------------------------------------
 
 
 def routes(state: ServerState) -> list[Route]:
-    return []
+    validator = BodyValidator.for_state(state)
+    faults = state.faults
+
+    async def create_widget(request: Request, account: Account, sessions: AccountSessions) -> Response:
+        body = await _json_body(state, request)
+        validator.check("createWidgetSession", body)
+        opt_str(body, "redirectUrl")
+        providers = opt_str_list(body, "providers")
+        known = opt_object(body, "knownIdentityData")
+        if providers is not None:
+            if F.WIDGET_PROVIDERS_REJECTED in faults:
+                raise Invalid(400, "providers cannot be restricted")
+            if not providers:
+                raise Invalid(400, "providers must name at least one provider when given")
+            for provider_id in providers:
+                _provider(provider_id)
+        if known is not None:
+            if F.KNOWN_IDENTITY_REJECTED in faults:
+                raise Invalid(400, "knownIdentityData is not supported")
+            person = opt_object(known, "person", where="knownIdentityData.")
+            if person is not None:
+                check_string_fields(person, "knownIdentityData.person.", nested=("address",))
+        session = _new_session(state, sessions, "widget", None)
+        session.launch_url = _launch_url("widget")
+        if F.WIDGET_LAUNCH_URL_NOT_URL in faults:
+            session.launch_url = "widget:" + secrets.token_urlsafe(24)
+        return _created(state, {"sessionId": session.id, "launchUrl": session.launch_url})
+
+    async def create_hosted(request: Request, account: Account, sessions: AccountSessions) -> Response:
+        body = await _json_body(state, request)
+        validator.check("createHostedProviderSession", body)
+        provider = _provider(req_str(body, "provider"))
+        if F.HOSTED_REDIRECT_OPTIONAL in faults:
+            opt_str(body, "redirectUrl")
+        else:
+            req_str(body, "redirectUrl")
+        _check_provider_input(state, body)
+        session = _new_session(state, sessions, "hosted", provider.id)
+        session.launch_url = _launch_url("hosted")
+        if F.HOSTED_LAUNCH_URL_RELATIVE in faults:
+            session.launch_url = session.launch_url.removeprefix(LAUNCH_BASE)
+        return _created(state, {"sessionId": session.id, "launchUrl": session.launch_url})
+
+    async def create_advanced(request: Request, account: Account, sessions: AccountSessions) -> Response:
+        body = await _json_body(state, request)
+        validator.check("createAdvancedProviderSession", body)
+        provider = _provider(req_str(body, "provider"))
+        capabilities = opt_str_list(body, "capabilities", max_items=len(P.CAPABILITIES) * 4)
+        if capabilities is None:
+            raise Invalid(400, "capabilities is required")
+        if not capabilities and F.EMPTY_CAPABILITIES not in faults:
+            raise Invalid(400, "capabilities must contain at least one IntegrationCapability")
+        unknown = [c for c in capabilities if c not in P.CAPABILITIES]
+        if unknown:
+            raise Invalid(400, "capabilities must only contain IntegrationCapability values")
+        declared = frozenset(capabilities)
+        redirect_url = opt_str(body, "redirectUrl")
+        fallback = bool(opt_bool(body, "fallbackToHostedUI"))
+        provider_input = _check_provider_input(state, body)
+
+        if fallback and F.FALLBACK_WITHOUT_REDIRECT not in faults:  # TRN-R18
+            if not redirect_url:
+                raise Invalid(400, "fallbackToHostedUI requires a non-empty redirectUrl")
+            if not set(P.HOSTED_FLOW) <= declared:
+                raise Invalid(400, "fallbackToHostedUI requires the LaunchBrowser and CaptureRedirect "
+                                   "capabilities")
+        missing = sorted(provider.needs - declared)
+        input_gap = provider.input_required and not P.has_input(provider, provider_input)
+        hosted = False
+        if missing or input_gap:
+            if not fallback and F.CAPABILITY_GAP_ACCEPTED not in faults:  # TRN-R15
+                what = f"capabilities {', '.join(missing)}" if missing \
+                    else f"providerInput.{provider.input_key}"
+                raise Invalid(400, f"provider {provider.id} needs {what}; declare it or set "
+                                   "fallbackToHostedUI")
+            if fallback and F.FALLBACK_REJECTED in faults:
+                raise Invalid(400, "the integrator's capabilities do not cover the provider's needs")
+            hosted = fallback and F.FALLBACK_NATIVE_STEP not in faults  # TRN-R16/R17
+        if not hosted and provider.redirect_based and not redirect_url \
+                and F.REDIRECT_PROVIDER_WITHOUT_URL not in faults:  # TRN-R19
+            raise Invalid(400, f"provider {provider.id} is redirect based and needs a redirectUrl")
+
+        session = _new_session(state, sessions, "advanced", provider.id)
+        session.capabilities = declared
+        if hosted:
+            _step(state, session, P.LAUNCH_BROWSER, None)
+            session.result_method = P.CAPTURE_REDIRECT
+        else:
+            _step(state, session, provider.launch, provider)
+            session.result_method = provider.collect
+            if F.STEP_OUTSIDE_CAPABILITIES in faults:
+                undeclared = [m for m in (P.POLL, P.CAPTURE_REDIRECT) if m not in declared]
+                session.result_method = undeclared[0] if undeclared else session.result_method
+        key = session.results_access_key if session.result_method == P.POLL else None
+        if F.POLL_WITHOUT_KEY in faults:
+            key = None
+        return _created(state, {
+            "sessionId": session.id,
+            "resultCollection": {"method": session.result_method, "resultsAccessKey": key},
+            "nextStep": session.step,
+        })
+
+    async def get_session(request: Request, account: Account, sessions: AccountSessions) -> Response:
+        session = _find(state, sessions, request.path_params["sessionId"], F.GET_FOREIGN)
+        payload: dict[str, Any] = {"session": session.to_json()}
+        if F.LAUNCH_URL_ON_GET in faults and session.launch_url:
+            payload["launchUrl"] = session.launch_url
+        return json_response(payload)
+
+    async def list_sessions(request: Request, account: Account, sessions: AccountSessions) -> Response:
+        order_by, direction, page_size, page = _list_params(state, request)
+        items = sessions.snapshot()
+        if F.LIST_FOREIGN in faults:
+            store = _store(state)
+            items = [s for a in state.accounts for s in store.of(a.token).snapshot()]
+        if F.DIRECTION_IGNORED in faults:
+            direction = "Descending"
+        if F.ORDER_BY_IGNORED in faults:
+            order_by = "Created"
+        if order_by == "Created" and F.LIST_FOREIGN not in faults:
+            if direction == "Descending":  # creation order is the store's order: no sort needed
+                items.reverse()
+        else:
+            items.sort(key=order_key(order_by), reverse=direction == "Descending")
+        total = len(items)
+        if F.PAGE_SIZE_IGNORED in faults:
+            page_size = max(total, 1)
+        start = (page if F.PAGE_OFF_BY_ONE in faults else page - 1) * page_size
+        chunk = items[start:start + page_size]
+        more = page * page_size < total and F.MORE_WRONG not in faults
+        if F.TOTAL_WRONG in faults:
+            total = len(chunk)
+        return json_response({"sessions": [_session_json(state, s, in_list=True) for s in chunk],
+                              "total": total, "more": more})
+
+    async def cancel_session(request: Request, account: Account, sessions: AccountSessions) -> Response:
+        session = _find(state, sessions, request.path_params["sessionId"], F.CANCEL_FOREIGN)
+        with sessions.lock:
+            if not session.finished and F.CANCEL_NOT_FINISHING not in faults:  # A-11: finished = no-op
+                session.finished = session.done = True
+                session.success = False
+                session.error_code = "Other" if F.CANCEL_WRONG_ERROR_CODE in faults else "Canceled"
+                session.step = None
+                if F.UPDATED_GOES_BACK in faults:
+                    session.updated -= 1
+                else:
+                    sessions.touch(session)
+        return json_response({"session": session.to_json()})
+
+    async def redact_session(request: Request, account: Account, sessions: AccountSessions) -> Response:
+        session = _find(state, sessions, request.path_params["sessionId"])
+        with sessions.lock:
+            session.redacted = True
+            if F.REDACT_TEMPORARY in faults:
+                session.hide_identity_calls = 1  # hidden once, then back
+            elif F.REDACT_KEEPS_DATA not in faults:
+                session.identity = None  # gone for good: nothing to restore from
+        if F.REDACT_JSON_BODY in faults:
+            return json_response({"session": session.to_json()})
+        return Response(b"", status_code=200)
+
+    async def get_results(request: Request, account: Account, sessions: AccountSessions) -> Response:
+        body = await _json_body(state, request)
+        validator.check("getSessionResult", body)
+        key = opt_str(body, "resultsAccessKey")
+        if key is None:
+            raise Invalid(400, "resultsAccessKey is required")
+        session = sessions.get(request.path_params["sessionId"])
+        if session is None or not (secrets.compare_digest(key.encode(), session.results_access_key.encode())
+                                   or F.RESULTS_WRONG_KEY_ACCEPTED in faults):
+            raise Invalid(404, NOT_FOUND)
+        payload: dict[str, Any] = {"session": session.to_json()}
+        identity = session.identity
+        if session.hide_identity_calls > 0:
+            session.hide_identity_calls -= 1
+            identity = None
+        if identity is not None and F.RESULTS_WITHOUT_IDENTITY not in faults:
+            payload["identityData"] = identity
+        return json_response(payload)
+
+    async def refresh_step(request: Request, account: Account, sessions: AccountSessions) -> Response:
+        body = await _json_body(state, request, optional=True)
+        validator.check("refreshStepContent", body)
+        key = opt_str(body, "resultsAccessKey")
+        session = sessions.get(request.path_params["acceptanceSessionId"])
+        if session is None or (key is not None and not secrets.compare_digest(
+                key.encode(), session.results_access_key.encode())):
+            raise Invalid(404, NOT_FOUND)
+        if session.kind != "advanced":
+            raise Invalid(400, "only Advanced Provider Sessions have steps to refresh")
+        if session.finished or session.step is None:
+            raise Invalid(400, "the session is finished; there is no step to refresh")
+        if session.step["refresh"] is None:
+            raise Invalid(400, "the current step has no refreshable content")
+        if F.REFRESH_STALE not in faults:
+            with sessions.lock:
+                _step(state, session, session.step["method"], P.PROVIDERS.get(session.provider or ""))
+        return json_response({"nextStep": session.step})
+
+    def route(path: str, handler: Handler, method: str) -> Route:
+        return Route(PREFIX + path, _endpoint(state, handler), methods=[method])
+
+    return [
+        # The literal "list" segment must win over "{sessionId}" (fact sheet 2.7 route note).
+        route("/list", list_sessions, "GET"),
+        route("/widget", create_widget, "POST"),
+        route("/provider/hosted", create_hosted, "POST"),
+        route("/provider/advanced", create_advanced, "POST"),
+        route("/{sessionId}", get_session, "GET"),
+        route("/{sessionId}/cancel", cancel_session, "POST"),
+        route("/{sessionId}/redact", redact_session, "POST"),
+        route("/{sessionId}/results", get_results, "POST"),
+        route("/{acceptanceSessionId}/step/refresh", refresh_step, "POST"),
+    ]
+
+
+def _list_params(state: ServerState, request: Request) -> tuple[str, str, int, int]:
+    """OrderBy, OrderDirection, PageSize, Page; names bind case-insensitively like ASP.NET (A-04)."""
+    given: dict[str, str] = {}
+    for name, value in request.query_params.multi_items():
+        given.setdefault(name.lower(), value)
+    order_by = given.get("orderby", "Created")
+    if order_by not in ORDERINGS:
+        raise Invalid(400, "OrderBy must be one of Created, Updated, State")
+    direction = given.get("orderdirection", "Descending")
+    if direction not in DIRECTIONS:
+        raise Invalid(400, "OrderDirection must be Ascending or Descending")
+    unbounded = F.PAGE_SIZE_UNBOUNDED in state.faults
+    page_size = _int_param(given.get("pagesize"), "PageSize", MAX_PAGE_SIZE, MAX_PAGE_SIZE, unbounded)
+    page = _int_param(given.get("page"), "Page", 1, MAX_PAGE, False)
+    return order_by, direction, page_size, page
+
+
+def _int_param(raw: str | None, name: str, default: int, high: int, unbounded: bool) -> int:
+    if raw is None:
+        return default
+    text = raw.strip()
+    if not (text.lstrip("-").isascii() and text.lstrip("-").isdigit()) or len(text) > 12:
+        raise Invalid(400, f"{name} must be an integer between 1 and {high}")
+    value = int(text)
+    if unbounded:
+        return max(value, 1)
+    if not 1 <= value <= high:
+        raise Invalid(400, f"{name} must be an integer between 1 and {high}")
+    return value
+
+
+# --- provider state ------------------------------------------------------------------------------
 
 
 def provider_state(state: ServerState, account: Account, name: str, params: dict[str, Any]) -> Response:
-    return JSONResponse({"error": "not implemented"}, 500)
+    """``trinsic session finished``: the end user finished the session (target-interface.md)."""
+    if name != PROVIDER_STATES[0]:
+        return JSONResponse({"error": f"unknown provider state {name!r}"}, 400)
+    session_id, success = params.get("session_id"), params.get("success")
+    error_code = params.get("error_code", None if success else "Other")
+    if not isinstance(session_id, str) or not isinstance(success, bool):
+        return JSONResponse({"error": "params: session_id (string) and success (boolean) are required"}, 400)
+    if not success and error_code not in ERROR_CODES:
+        return JSONResponse({"error": "params.error_code must be a SessionErrorCode value"}, 400)
+    sessions = _store(state).of(account.token)
+    session = sessions.get(session_id)
+    if session is None:
+        return JSONResponse({"error": "no such session for this account"}, 404)
+    faults = state.faults
+    with sessions.lock:
+        if session.finished:
+            return JSONResponse({"error": "the session is already finished"}, 409)
+        session.finished = True
+        session.done = not ((success and F.SUCCESS_WITHOUT_DONE in faults)
+                            or (not success and F.FAILED_NOT_DONE in faults))
+        session.success = success
+        session.error_code = None if success else error_code
+        if success and F.ERROR_CODE_ON_SUCCESS in faults:
+            session.error_code = "Other"
+        session.step = None
+        if success and (not session.redacted or F.REDACT_KEEPS_DATA in faults):
+            session.identity = _identity(session.provider or EMBEDDED_TRINSIC_PROVIDER)
+            if F.ATTACHMENT_KEYS_WITHOUT_PROVIDER in faults:
+                del session.identity["attachmentAccessKeys"]["provider"]
+        sessions.touch(session)
+    return JSONResponse({"results_access_key": session.results_access_key})

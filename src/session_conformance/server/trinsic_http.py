@@ -1,0 +1,156 @@
+"""Request plumbing of the embedded Trinsic server: JSON in and out, ProblemDetails, body reading.
+
+Kept apart from the operations so that ``trinsic.py`` reads as the API's behaviour.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+MAX_BODY_BYTES = 1 << 20  # base64 photos fit; anything larger is 413
+MAX_STRING = 4096  # longest string accepted in a request body field we use
+MAX_DETAIL = 300  # ProblemDetails.detail is cut here: never echo a huge input back
+
+_TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
+           405: "Method Not Allowed", 409: "Conflict", 413: "Content Too Large",
+           415: "Unsupported Media Type", 500: "Internal Server Error"}
+_TYPES = {400: "https://tools.ietf.org/html/rfc9110#section-15.5.1",
+          404: "https://tools.ietf.org/html/rfc9110#section-15.5.5",
+          405: "https://tools.ietf.org/html/rfc9110#section-15.5.6",
+          413: "https://tools.ietf.org/html/rfc9110#section-15.5.14",
+          415: "https://tools.ietf.org/html/rfc9110#section-15.5.16",
+          500: "https://tools.ietf.org/html/rfc9110#section-15.6.1"}
+
+
+class Invalid(Exception):  # control flow inside the server, not a server error
+    """Stop handling the request and answer a ProblemDetails with this status."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+
+
+def dumps(payload: Any) -> bytes:
+    # ensure_ascii: a lone surrogate that slipped into a value can never make encoding fail (500)
+    return json.dumps(payload, separators=(",", ":")).encode("ascii")
+
+
+def json_response(payload: Any, status: int = 200) -> Response:
+    return Response(dumps(payload), status_code=status, media_type="application/json")
+
+
+def problem(status: int, detail: str) -> Response:
+    """An RFC 7807 ProblemDetails answer, as ASP.NET Core writes them."""
+    if len(detail) > MAX_DETAIL:
+        detail = detail[: MAX_DETAIL - 1] + "…"
+    body: dict[str, Any] = {"title": _TITLES.get(status, "Error"), "status": status, "detail": detail}
+    if status in _TYPES:
+        body = {"type": _TYPES[status], **body}
+    return Response(dumps(body), status_code=status, media_type="application/problem+json")
+
+
+def unauthorized(token_given: bool) -> Response:
+    """401 without a body, with the challenge ASP.NET's JWT bearer handler sends (A-02)."""
+    challenge = 'Bearer error="invalid_token"' if token_given else "Bearer"
+    return Response(b"", status_code=401, headers={"WWW-Authenticate": challenge})
+
+
+def is_json_media_type(content_type: str | None) -> bool:
+    """``application/json``, ``text/json`` and ``application/*+json``, parameters ignored."""
+    if not content_type:
+        return False
+    media = content_type.split(";", 1)[0].strip().lower()
+    if media in ("application/json", "text/json"):
+        return True
+    return media.startswith("application/") and media.endswith("+json") and "/" not in media[12:]
+
+
+async def read_body(request: Request) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise Invalid(413, f"the request body must not exceed {MAX_BODY_BYTES} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise Invalid(413, f"the request body must not exceed {MAX_BODY_BYTES} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def parse_json_object(raw: bytes, content_type: str | None) -> dict[str, Any]:
+    """The body as a JSON object, or ``Invalid`` (415 for a non-JSON media type, else 400)."""
+    if not is_json_media_type(content_type):
+        raise Invalid(415, "the request body must be application/json, text/json or application/*+json")
+    try:
+        payload = json.loads(raw)
+        # A lone surrogate ("\ud800") decodes fine but is not text; refuse it here, once.
+        json.dumps(payload, ensure_ascii=False).encode("utf-8")
+    except (ValueError, RecursionError, UnicodeError):
+        raise Invalid(400, "the request body is not valid JSON text") from None
+    if not isinstance(payload, dict):
+        raise Invalid(400, "the request body must be a JSON object")
+    return payload
+
+
+# --- typed field access: every wrong type is a 400, never an exception further down ---------------
+
+
+def opt_str(body: dict[str, Any], key: str, *, where: str = "") -> str | None:
+    value = body.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise Invalid(400, f"{where}{key} must be a string")
+    if len(value) > MAX_STRING:
+        raise Invalid(400, f"{where}{key} must not be longer than {MAX_STRING} characters")
+    return value
+
+
+def req_str(body: dict[str, Any], key: str) -> str:
+    value = opt_str(body, key)
+    if not value:
+        raise Invalid(400, f"{key} is required and must be a non-empty string")
+    return value
+
+
+def opt_bool(body: dict[str, Any], key: str) -> bool | None:
+    value = body.get(key)
+    if value is not None and not isinstance(value, bool):
+        raise Invalid(400, f"{key} must be a boolean")
+    return value
+
+
+def opt_object(body: dict[str, Any], key: str, *, where: str = "") -> dict[str, Any] | None:
+    value = body.get(key)
+    if value is not None and not isinstance(value, dict):
+        raise Invalid(400, f"{where}{key} must be an object")
+    return value
+
+
+def opt_str_list(body: dict[str, Any], key: str, *, max_items: int = 100) -> list[str] | None:
+    value = body.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise Invalid(400, f"{key} must be an array of strings")
+    if len(value) > max_items:
+        raise Invalid(400, f"{key} must not have more than {max_items} items")
+    return value
+
+
+def check_string_fields(value: dict[str, Any], where: str, nested: tuple[str, ...] = ()) -> None:
+    """Every property is a string or null, except the ``nested`` ones (objects, checked the same way)."""
+    for key in value:
+        if key in nested:
+            sub = opt_object(value, key, where=where)
+            if sub is not None:
+                check_string_fields(sub, f"{where}{key}.")
+        else:
+            opt_str(value, key, where=where)
