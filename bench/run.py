@@ -32,6 +32,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -219,18 +220,30 @@ def _fill_from_server(run: Run, server: BenchServer) -> None:
 _PYTEST_SUMMARY = re.compile(r"^=+ (.*(?:passed|failed|error|skipped|no tests ran).*) =+$", re.M)
 
 
-def suite_run(profile: str, *, workers: int = 0, timeout: float, logs: Path,
-              extra: Sequence[str] = ()) -> Run:
-    label = " ".join(["suite", profile, *([f"-n {workers}"] if workers else []), *extra])
-    run = Run(label)
+def suite_run(profile: str, *, workers: int = 0, max_examples: int | None = None, timeout: float,
+              logs: Path, server_args: Sequence[str] = ()) -> Run:
+    """One pytest run of ``suites/`` against a fresh counting server.
+
+    ``max_examples`` overrides the profile's example budget (through ``bench/budget_plugin.py``).
+    """
+    parts = ["suite", profile]
+    if workers:
+        parts.append(f"-n {workers}")
+    if max_examples is not None:
+        parts.append(f"max_examples={max_examples}")
+    run = Run(" ".join(parts))
     cmd = [sys.executable, "-m", "pytest", "suites", "--profile", profile, "-q", "-p", "no:cacheprovider",
-           *extra]
+           "-p", "budget_plugin"]
     if workers:
         cmd += ["-n", str(workers)]
-    log = logs / (re.sub(r"[^\w.-]+", "_", label) + ".log")
-    with BenchServer() as server:
-        run.wall_s, run.exit_code, run.peak_rss_mb, tail = run_measured(
-            cmd, env=server.suite_env(), timeout=timeout, log=log)
+    log = logs / (re.sub(r"[^\w.=-]+", "_", run.label) + ".log")
+    with BenchServer(*server_args) as server:
+        env = server.suite_env()
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "bench"), env.get("PYTHONPATH")]))
+        if max_examples is not None:
+            env["BENCH_MAX_EXAMPLES"] = str(max_examples)
+        measured = run_measured(cmd, env=env, timeout=timeout, log=log)
+        run.wall_s, run.exit_code, run.peak_rss_mb, tail = measured
         _fill_from_server(run, server)
     summaries = _PYTEST_SUMMARY.findall(tail)
     run.summary = summaries[-1] if summaries else tail.strip().splitlines()[-1] if tail.strip() else ""
@@ -254,7 +267,7 @@ def profile_examples() -> dict[str, int]:
         return {}
     budgets: dict[str, int] = {}
     for name, profile in profiles.items():
-        examples = getattr(profile, "examples", None)
+        examples = getattr(profile, "max_examples", None)
         if isinstance(examples, int):
             budgets[str(name)] = examples
     return budgets
@@ -274,13 +287,14 @@ def openapi_documents(folder: Path) -> dict[str, Path]:
     return docs
 
 
-def schemathesis_run(examples: int, docs: dict[str, Path], *, timeout: float, logs: Path) -> Run:
+def schemathesis_run(examples: int, docs: dict[str, Path], *, timeout: float, logs: Path,
+                     server_args: Sequence[str] = ()) -> Run:
     """``schemathesis run`` once per API document, one after the other, against one fresh server."""
     run = Run(f"schemathesis --max-examples {examples}")
     exe = shutil.which("schemathesis", path=str(Path(sys.executable).parent)) or "schemathesis"
     codes: list[int | None] = []
     summaries: list[str] = []
-    with BenchServer() as server:
+    with BenchServer(*server_args) as server:
         env = server.suite_env()
         for api, doc in docs.items():
             cmd = [exe, "run", str(doc), "--url", server.url,
@@ -424,61 +438,88 @@ def _fmt(value: float | None, spec: str = ".1f") -> str:
 
 # --- the whole benchmark ------------------------------------------------------------------------------
 
+@dataclass
+class Results:
+    budgets: dict[str, int]  # profile -> max_examples
+    compare: str  # the profile of the comparisons
+    profiles: dict[str, Run] = field(default_factory=dict)
+    schemathesis: Run | None = None
+    xdist: Run | None = None
+    scan: dict[int, Run] = field(default_factory=dict)  # max_examples -> run at the compare profile
+    server: dict[str, Any] = field(default_factory=dict)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="session-conformance benchmark (see bench/README.md)")
     parser.add_argument("--profiles", default=",".join(PROFILES), help="comma-separated (default: all three)")
     parser.add_argument("--compare-profile", default="standard",
-                        help="profile used for the Schemathesis comparison and the -n 2 speed-up")
+                        help="profile of the Schemathesis comparison, the -n 2 speed-up and the budget scan")
+    parser.add_argument("--budgets", default="10,25,50",
+                        help="max_examples values of the budget scan (the compare profile's own is reused)")
     parser.add_argument("--load-duration", type=float, default=5.0, help="seconds per load measurement")
     parser.add_argument("--connections", type=int, default=32, help="load-generator connections")
     parser.add_argument("--timeout", type=float, default=1200.0, help="seconds allowed for one run")
-    parser.add_argument("--skip", default="", help="comma-separated: schemathesis, load, xdist")
+    parser.add_argument("--skip", default="", help="comma-separated: schemathesis, xdist, scan, load")
+    parser.add_argument("--uvicorn-socket", action="store_true",
+                        help="suites and Schemathesis meet the app with uvicorn binding the socket, not "
+                             "EmbeddedServer (what-if for the TCP_NODELAY fix; see docs/decisions/bench.md)")
     parser.add_argument("--output", type=Path, default=ROOT / "reports" / "bench.json")
     args = parser.parse_args(argv)
-    profiles = [p for p in args.profiles.split(",") if p]
     skip = {s for s in args.skip.split(",") if s}
+    server_args = ["--uvicorn-socket"] if args.uvicorn_socket else []
     logs = ROOT / "reports" / "bench-logs"
     logs.mkdir(parents=True, exist_ok=True)
+    results = Results(budgets=profile_examples(), compare=args.compare_profile)
+    compare = results.compare
+
+    run_suite = partial(suite_run, timeout=args.timeout, logs=logs, server_args=server_args)
 
     def say(text: str) -> None:
         print(text, flush=True)
 
-    budgets = profile_examples()
-    say(f"session-conformance benchmark on {platform.node()} ({os.cpu_count()} cores, Python "
-        f"{platform.python_version()}); logs in {logs.relative_to(ROOT)}/")
+    say(f"session-conformance benchmark: {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"profiles {results.budgets or '(unknown)'}; logs in {logs.relative_to(ROOT)}/"
+        + ("; server socket bound by uvicorn (what-if)" if args.uvicorn_socket else ""))
 
-    runs: dict[str, Run] = {}
-    for profile in profiles:
+    for profile in [p for p in args.profiles.split(",") if p]:
         say(f"- suite, profile {profile} ...")
-        runs[profile] = suite_run(profile, timeout=args.timeout, logs=logs)
-        say(f"  {_run_line(runs[profile])}")
+        results.profiles[profile] = run_suite(profile)
+        say(f"  {_run_line(results.profiles[profile])}")
 
-    compare = args.compare_profile
-    schemathesis: Run | None = None
-    if "schemathesis" not in skip and compare in runs and compare in budgets:
-        say(f"- plain schemathesis, --max-examples {budgets[compare]} ({compare}'s budget) ...")
+    if "schemathesis" not in skip and compare in results.budgets:
+        examples = results.budgets[compare]
+        say(f"- plain schemathesis run, --max-examples {examples} ({compare}'s budget) ...")
         with tempfile.TemporaryDirectory() as tmp:
             docs = openapi_documents(Path(tmp))
-            schemathesis = schemathesis_run(budgets[compare], docs, timeout=args.timeout, logs=logs)
-        say(f"  {_run_line(schemathesis)}")
+            results.schemathesis = schemathesis_run(examples, docs, timeout=args.timeout, logs=logs,
+                                                    server_args=server_args)
+        say(f"  {_run_line(results.schemathesis)}")
 
-    xdist: Run | None = None
-    if "xdist" not in skip and compare in runs:
+    if "xdist" not in skip:
         say(f"- suite, profile {compare}, pytest -n 2 ...")
-        xdist = suite_run(compare, workers=2, timeout=args.timeout, logs=logs)
-        say(f"  {_run_line(xdist)}")
+        results.xdist = run_suite(compare, workers=2)
+        say(f"  {_run_line(results.xdist)}")
 
-    server: dict[str, Any] = {}
+    if "scan" not in skip:
+        for examples in sorted({int(b) for b in args.budgets.split(",") if b}):
+            if examples == results.budgets.get(compare) and compare in results.profiles:
+                results.scan[examples] = results.profiles[compare]
+                continue
+            say(f"- suite, profile {compare}, max_examples={examples} ...")
+            results.scan[examples] = run_suite(compare, max_examples=examples)
+            say(f"  {_run_line(results.scan[examples])}")
+
     if "load" not in skip:
         say(f"- server throughput ({args.load_duration:.0f} s per shape, {args.connections} connections) ...")
-        server = server_figures(duration=args.load_duration, connections=args.connections)
+        results.server = server_figures(duration=args.load_duration, connections=args.connections)
 
-    report = _report(runs, schemathesis, xdist, server, budgets, compare)
+    report = _report(results)
+    report["uvicorn_socket_what_if"] = args.uvicorn_socket
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(report, indent=2) + "\n")
     say("")
-    say(_render(report, runs, schemathesis, xdist, server))
-    say(f"\nwritten: {args.output}")
+    say(_render(report, results))
+    say(f"\nwritten: {args.output.relative_to(ROOT) if args.output.is_relative_to(ROOT) else args.output}")
     return 0
 
 
@@ -488,39 +529,42 @@ def _run_line(run: Run) -> str:
     return text + (f"  ERROR: {run.error}" if run.error else "")
 
 
-def _report(runs: dict[str, Run], schemathesis: Run | None, xdist: Run | None, server: dict[str, Any],
-            budgets: dict[str, int], compare: str) -> dict[str, Any]:
-    def ok(run: Run | None) -> bool:
-        return run is not None and run.error is None
+def _ok(run: Run | None) -> bool:
+    return run is not None and run.error is None
 
-    profiles = {name: {"examples": budgets.get(name), **run.figures()} for name, run in runs.items()}
-    base = runs.get(compare)
-    ratio = (base.rps / schemathesis.rps if ok(base) and ok(schemathesis) and schemathesis and base
-             and schemathesis.rps else None)
-    speedup = base.wall_s / xdist.wall_s if ok(base) and ok(xdist) and base and xdist else None
-    scaling = [[budgets[n], round(r.wall_s, 2)] for n, r in runs.items() if n in budgets and ok(r)]
-    scaling.sort()
+
+def _report(results: Results) -> dict[str, Any]:
+    budgets, compare = results.budgets, results.compare
+    profiles = {name: {"examples": budgets.get(name), **run.figures()}
+                for name, run in results.profiles.items()}
+    base, plain, xdist = results.profiles.get(compare), results.schemathesis, results.xdist
+    ratio = base.rps / plain.rps if base and plain and _ok(base) and _ok(plain) and plain.rps else None
+    speedup = base.wall_s / xdist.wall_s if base and xdist and _ok(base) and _ok(xdist) else None
+    scaling = [[examples, round(run.wall_s, 2)] for examples, run in sorted(results.scan.items()) if _ok(run)]
+    by_profile = sorted([budgets[n], round(r.wall_s, 2)] for n, r in results.profiles.items()
+                        if n in budgets and _ok(r))
     report: dict[str, Any] = {
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "node": platform.node()},
-        "profiles": profiles,
-        **{name: profiles[name] for name in profiles},  # each profile also at the top level
-        "schemathesis": schemathesis.figures() if schemathesis else None,
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        **profiles,  # smoke / standard / deep: wall_s, requests, rps, peak_rss_mb, ...
+        "schemathesis": plain.figures() | {"examples": budgets.get(compare)} if plain else None,
         "schemathesis_rps_ratio": ratio,
         "xdist": xdist.figures() if xdist else None,
         "xdist_speedup": speedup,
-        "server": server,
-        "server_get_rps": server.get("server_get_rps"),
-        "server_create_rps": server.get("server_create_rps"),
+        "server": results.server,
+        "server_get_rps": results.server.get("server_get_rps"),
+        "server_create_rps": results.server.get("server_create_rps"),
         "budget_scaling": scaling,
+        "budget_scaling_profile": compare,
         "budget_scaling_fit": linear_fit([(float(x), float(y)) for x, y in scaling]),
+        "profile_scaling": by_profile,
     }
-    figures = {
-        "smoke_wall_s": profiles.get("smoke", {}).get("wall_s") if ok(runs.get("smoke")) else None,
-        "standard_wall_s": profiles.get("standard", {}).get("wall_s") if ok(runs.get("standard")) else None,
+    figures: dict[str, float | None] = {
+        "smoke_wall_s": profiles["smoke"]["wall_s"] if _ok(results.profiles.get("smoke")) else None,
+        "standard_wall_s": profiles["standard"]["wall_s"] if _ok(results.profiles.get("standard")) else None,
         "schemathesis_rps_ratio": ratio,
         "server_get_rps": report["server_get_rps"],
         "xdist_speedup": speedup,
-        "deep_peak_rss_mb": profiles.get("deep", {}).get("peak_rss_mb") if ok(runs.get("deep")) else None,
+        "deep_peak_rss_mb": profiles["deep"]["peak_rss_mb"] if _ok(results.profiles.get("deep")) else None,
     }
     report["targets"] = [
         {"target": key, "description": text, "figure": figures[key], "threshold": f"{op} {limit:g}",
@@ -536,45 +580,46 @@ def _compare(figure: float | None, op: str, limit: float) -> bool | None:
     return figure < limit if op == "<" else figure >= limit
 
 
-def _render(report: dict[str, Any], runs: dict[str, Run], schemathesis: Run | None, xdist: Run | None,
-            server: dict[str, Any]) -> str:
-    lines = ["Suites (server-side request counts; rps = requests / wall; active = requests / time between "
-             "first and last request)",
+def _render(report: dict[str, Any], results: Results) -> str:
+    lines = ["Runs (requests counted by the server; rps = requests / wall; active = requests / time from "
+             "first to last request)",
              f"  {'run':<34} {'examples':>8} {'wall s':>8} {'requests':>9} {'rps':>8} {'active':>8} "
              f"{'peak MB':>8}  result"]
-    budgets = {n: p.get("examples") for n, p in report["profiles"].items()}
-    rows = [(r, budgets.get(n)) for n, r in runs.items()]
-    if xdist:
-        rows.append((xdist, budgets.get(xdist.label.split()[1])))
-    if schemathesis:
-        rows.append((schemathesis, int(schemathesis.label.rsplit(" ", 1)[1])))
+    rows: list[tuple[Run, int | None]] = [(r, results.budgets.get(n)) for n, r in results.profiles.items()]
+    if results.schemathesis:
+        rows.append((results.schemathesis, results.budgets.get(results.compare)))
+    if results.xdist:
+        rows.append((results.xdist, results.budgets.get(results.compare)))
+    rows += [(r, n) for n, r in sorted(results.scan.items()) if r not in results.profiles.values()]
     for run, examples in rows:
-        lines.append(f"  {run.label:<34} {_fmt(examples, 'd') if examples else 'n/a':>8} {run.wall_s:8.1f} "
+        lines.append(f"  {run.label:<34} {examples if examples is not None else 'n/a':>8} {run.wall_s:8.1f} "
                      f"{run.requests:9d} {run.rps:8.1f} {run.active_rps:8.1f} {run.peak_rss_mb:8.1f}  "
-                     f"{run.summary[:70]}" + (f"  ERROR: {run.error}" if run.error else ""))
-    lines.append(f"  suite/schemathesis rps ratio: {_fmt(report['schemathesis_rps_ratio'], '.2f')}   "
-                 f"xdist speed-up: {_fmt(report['xdist_speedup'], '.2f')}x")
+                     f"{run.summary[:80]}" + (f"  ERROR: {run.error}" if run.error else ""))
+    lines.append(f"  suite/schemathesis rps ratio ({results.compare}): "
+                 f"{_fmt(report['schemathesis_rps_ratio'], '.2f')}   "
+                 f"pytest -n 2 speed-up: {_fmt(report['xdist_speedup'], '.2f')}x")
     fit = report["budget_scaling_fit"]
-    lines.append(f"  budget scaling [examples, wall_s]: {report['budget_scaling']}" +
-                 (f"  fit: {fit['intercept_s']:.1f} s + {fit['slope_s_per_example']:.3f} s/example, "
-                  f"R²={fit['r2']:.3f}" if fit else ""))
+    lines.append(f"  budget scaling ({results.compare}) [examples, wall_s]: {report['budget_scaling']}"
+                 + (f"  fit: {fit['intercept_s']:.1f} s + {fit['slope_s_per_example']:.3f} s/example, "
+                    f"R²={fit['r2']:.3f}" if fit else ""))
+    lines.append(f"  by profile [examples, wall_s]: {report['profile_scaling']}")
+    server = results.server
     if server:
         lines.append(f"Server throughput ({server['tool']}, {server['connections']} connections, "
-                     f"{server['duration_s']:.0f} s each; req/s, non-2xx in brackets)")
+                     f"{server['duration_s']:.0f} s each; req/s, non-2xx responses in brackets)")
         bare = server["bare_starlette_get"]
-        lines.append(f"  bare Starlette handler, uvicorn             GET    {bare['rps']:9.0f}")
+        lines.append(f"  {'bare Starlette handler, uvicorn (baseline)':<44} GET    {bare['rps']:8.0f}")
         for title, key in (("session-conformance serve (shipped)", "shipped"),
-                           ("same app, uvicorn-bound socket (diag.)", "uvicorn_socket")):
+                           ("same app, socket bound by uvicorn (what-if)", "uvicorn_socket")):
             for shape, result in server[key].items():
                 api, kind = shape.rsplit("_", 1)
-                figure = (f"{result['rps']:9.0f} [{result['non_2xx']}]" if "rps" in result
-                          else f"      n/a ({result['error']})")
-                lines.append(f"  {title:<42} {kind.upper():<6} {figure}  {api}")
+                figure = (f"{result['rps']:8.0f} [{result['non_2xx']}]" if "rps" in result
+                          else f"     n/a ({result['error']})")
+                lines.append(f"  {title:<44} {kind.upper():<6} {figure}  {api}")
     lines.append("Targets")
     for target in report["targets"]:
         mark = {True: "MET", False: "MISSED", None: "NOT MEASURED"}[target["met"]]
-        figure = target["figure"]
-        lines.append(f"  {mark:<13} {target['description']:<50} {_fmt(figure, '.2f'):>10} "
+        lines.append(f"  {mark:<13} {target['description']:<50} {_fmt(target['figure'], '.2f'):>10} "
                      f"(target {target['threshold']})")
     return "\n".join(lines)
 
