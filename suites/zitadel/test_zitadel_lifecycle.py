@@ -1,0 +1,366 @@
+"""Zitadel sessions: metadata, user agent, token rotation and binding, get, delete, isolation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from _zitadel_steps import (
+    Zitadel,
+    b64,
+    decoded_metadata,
+    ids_query,
+    json_of,
+    random_id,
+    shown,
+)
+
+from session_conformance.verdict import expect
+
+# A syntactically plausible token (URL-safe base64) that no target has issued.
+FOREIGN_TOKEN = "Zm9yZWlnbi1zZXNzaW9uLXRva2VuLWZvci1jb25mb3JtYW5jZQ"
+USER_AGENT = {
+    "fingerprintId": "fp-conformance-1",
+    "ip": "192.0.2.44",
+    "description": "session-conformance suite",
+    "header": {"accept-language": {"values": ["en-GB", "de"]}, "x-trace": {"values": ["abc"]}},
+}
+
+
+@pytest.fixture
+def zt(client: Any, zitadel_api: str, zitadel_prefix: str) -> Zitadel:
+    return Zitadel(client, zitadel_prefix, zitadel_api)
+
+
+# --- metadata ------------------------------------------------------------------------------------
+
+
+@pytest.mark.rules("ZTD-R32")
+@pytest.mark.needs("writes")
+def test_metadata_round_trip(zt: Zitadel) -> None:
+    given = {"plain": b"hello", "binary": bytes([0, 255, 1, 254, 2]), "unicode key \u00e9": "\u2713".encode()}
+    session = zt.new_session({"metadata": {k: b64(v) for k, v in given.items()}}, rule="ZTD-R32")
+    seen = zt.read(session, rule="ZTD-R32")
+    stored = decoded_metadata(seen.get("metadata"))
+    expect(
+        "ZTD-R32",
+        stored == given,
+        f"GetSession must return the metadata given at creation unchanged: sent {sorted(given)}, "
+        f"got {seen.get('metadata')!r}",
+    )
+
+
+@pytest.mark.rules("ZTD-R33")
+@pytest.mark.needs("writes")
+def test_metadata_merge_on_set(zt: Zitadel) -> None:
+    session = zt.new_session({"metadata": {"keep": b64("1"), "replace": b64("old"), "drop": b64("x")}})
+    zt.change(session, {"metadata": {"replace": b64("new"), "drop": "", "add": b64("added")}}, rule="ZTD-R33")
+    stored = decoded_metadata(zt.read(session).get("metadata"))
+    wanted = {"keep": b"1", "replace": b"new", "add": b"added"}
+    expect(
+        "ZTD-R33",
+        stored == wanted,
+        f"SetSession must merge metadata (overwrite, delete on empty value, keep the rest): wanted "
+        f"{wanted!r}, got {stored!r}",
+    )
+    zt.change(session, {"metadata": {"other": b64("o")}}, rule="ZTD-R33")
+    stored = decoded_metadata(zt.read(session).get("metadata"))
+    expect(
+        "ZTD-R33",
+        stored == {**wanted, "other": b"o"},
+        f"a second SetSession must keep the keys it does not mention, got {stored!r}",
+    )
+
+
+# --- user agent ----------------------------------------------------------------------------------
+
+
+@pytest.mark.rules("ZTD-R34")
+@pytest.mark.needs("writes")
+def test_user_agent_is_kept_and_cannot_be_set(zt: Zitadel) -> None:
+    session = zt.new_session({"userAgent": USER_AGENT})
+    seen = zt.read(session).get("userAgent")
+    expect("ZTD-R34", seen == USER_AGENT, f"GetSession must return the user agent unchanged: {seen!r}")
+    _, _, exchange = zt.list_ids([ids_query(session.id)], rule="ZTD-R34")
+    listed = [s for s in (json_of(exchange) or {}).get("sessions") or [] if s.get("id") == session.id]
+    expect(
+        "ZTD-R34",
+        len(listed) == 1 and listed[0].get("userAgent") == USER_AGENT,
+        f"ListSessions must return the user agent unchanged: {shown(exchange)}",
+        evidence=exchange,
+    )
+    other = {"fingerprintId": "fp-changed", "ip": "198.51.100.1", "description": "changed"}
+    exchange = zt.set(session.id, {"userAgent": other, "metadata": {"k": b64("v")}})
+    expect(
+        "ZTD-R34",
+        exchange.status == 200,
+        f"SetSession ignores an unknown `userAgent` key and must succeed: {shown(exchange)}",
+        evidence=exchange,
+    )
+    session.rotate((json_of(exchange) or {}).get("sessionToken") or "")
+    seen = zt.read(session).get("userAgent")
+    expect("ZTD-R34", seen == USER_AGENT, f"SetSession must not change the user agent: now {seen!r}")
+
+
+# --- tokens --------------------------------------------------------------------------------------
+
+
+@pytest.mark.rules("ZTD-R38")
+@pytest.mark.needs("writes")
+def test_token_rotates_on_change(zt: Zitadel) -> None:
+    session = zt.new_session()
+    old = session.token
+    exchange = zt.set(session.id, {"metadata": {"rotate": b64("1")}})
+    expect(
+        "ZTD-R38", exchange.status == 200, f"SetSession must succeed: {shown(exchange)}", evidence=exchange
+    )
+    new = (json_of(exchange) or {}).get("sessionToken")
+    expect(
+        "ZTD-R38",
+        isinstance(new, str) and new != "" and new != old,
+        f"a SetSession that changes the session must return a new sessionToken: {shown(exchange)}",
+        evidence=exchange,
+    )
+    assert isinstance(new, str)
+    got = zt.get(session.id, new)
+    expect("ZTD-R38", got.status == 200, f"the new token must read the session: {shown(got)}", evidence=got)
+    got = zt.get(session.id, old)
+    expect(
+        "ZTD-R38",
+        got.status == 403,
+        f"GetSession with the replaced token must answer 403: {shown(got)}",
+        evidence=got,
+    )
+    gone = zt.delete(session.id, old)
+    expect(
+        "ZTD-R38",
+        gone.status == 403,
+        f"DeleteSession with the replaced token must answer 403: {shown(gone)}",
+        evidence=gone,
+    )
+    got = zt.get(session.id, new)
+    expect(
+        "ZTD-R38",
+        got.status == 200,
+        f"a refused delete must leave the session alive: {shown(got)}",
+        evidence=got,
+    )
+
+
+@pytest.mark.rules("ZTD-R39")
+@pytest.mark.needs("writes")
+def test_token_is_bound_to_its_session(zt: Zitadel) -> None:
+    first, second = zt.new_session(), zt.new_session()
+    got = zt.get(second.id, first.token)
+    expect(
+        "ZTD-R39",
+        got.status == 403,
+        f"GetSession of B with A's token must answer 403: {shown(got)}",
+        evidence=got,
+    )
+    gone = zt.delete(second.id, first.token)
+    expect(
+        "ZTD-R39",
+        gone.status == 403,
+        f"DeleteSession of B with A's token must answer 403: {shown(gone)}",
+        evidence=gone,
+    )
+    got = zt.get(second.id, second.token)
+    expect(
+        "ZTD-R39",
+        got.status == 200,
+        f"session B must survive a delete with A's token: {shown(got)}",
+        evidence=got,
+    )
+
+
+@pytest.mark.rules("ZTD-R40")
+@pytest.mark.needs("writes")
+def test_noop_set_keeps_the_token(zt: Zitadel) -> None:
+    session = zt.new_session({"metadata": {"k": b64("v")}})
+    exchange = zt.set(session.id, {})
+    expect(
+        "ZTD-R40",
+        exchange.status == 200,
+        f"an empty SetSession must succeed: {shown(exchange)}",
+        evidence=exchange,
+    )
+    token = (json_of(exchange) or {}).get("sessionToken")
+    expect(
+        "ZTD-R40",
+        token in (None, session.token),
+        f"a SetSession that changes nothing must not issue a new token (absent or unchanged, Z-05): "
+        f"{shown(exchange)}",
+        evidence=exchange,
+    )
+    got = zt.get(session.id, session.token)
+    expect(
+        "ZTD-R40",
+        got.status == 200,
+        f"after a no-op SetSession the token must stay valid: {shown(got)}",
+        evidence=got,
+    )
+
+
+# --- get -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.rules("ZTD-R43", "ZTD-R44")
+@pytest.mark.needs("writes")
+def test_get_with_current_or_wrong_token(zt: Zitadel) -> None:
+    session = zt.new_session()
+    got = zt.get(session.id, session.token)
+    body = json_of(got) or {}
+    expect(
+        "ZTD-R43",
+        got.status == 200 and (body.get("session") or {}).get("id") == session.id,
+        f"GetSession with the current token must return the session: {shown(got)}",
+        evidence=got,
+    )
+    for wrong in (FOREIGN_TOKEN, session.token[:-2] + ("AA" if not session.token.endswith("AA") else "BB")):
+        got = zt.get(session.id, wrong)
+        expect(
+            "ZTD-R44",
+            got.status == 403,
+            f"GetSession with a wrong token must answer 403: {shown(got)}",
+            evidence=got,
+        )
+
+
+# --- delete --------------------------------------------------------------------------------------
+
+
+@pytest.mark.rules("ZTD-R49")
+@pytest.mark.needs("writes")
+def test_delete_with_wrong_token_is_refused(zt: Zitadel) -> None:
+    session = zt.new_session()
+    gone = zt.delete(session.id, FOREIGN_TOKEN)
+    expect(
+        "ZTD-R49",
+        gone.status == 403,
+        f"DeleteSession with a wrong token must answer 403: {shown(gone)}",
+        evidence=gone,
+    )
+    got = zt.get(session.id, session.token)
+    expect(
+        "ZTD-R49",
+        got.status == 200,
+        f"a refused delete must leave the session alive: {shown(got)}",
+        evidence=got,
+    )
+
+
+@pytest.mark.rules("ZTD-R48", "ZTD-R50", "ZTD-R51", "ZTD-R52", "ZTD-R62")
+@pytest.mark.needs("writes")
+def test_delete_terminates_and_is_idempotent(zt: Zitadel) -> None:
+    session, survivor = zt.new_session(), zt.new_session()
+    gone = zt.delete(session.id, session.token)
+    expect(
+        "ZTD-R48",
+        gone.status == 200,
+        f"DeleteSession with the current token must answer 200: {shown(gone)}",
+        evidence=gone,
+    )
+    for token in (session.token, None):
+        got = zt.get(session.id, token)
+        expect(
+            "ZTD-R50",
+            got.status == 404,
+            f"GetSession of a deleted session ({'with' if token else 'without'} its token) must answer 404: "
+            f"{shown(got)}",
+            evidence=got,
+        )
+    ids, _, exchange = zt.list_ids([ids_query(session.id, survivor.id)], rule="ZTD-R62")
+    expect(
+        "ZTD-R62",
+        session.id not in ids,
+        f"a deleted session must not be listed: {shown(exchange)}",
+        evidence=exchange,
+    )
+    expect(
+        "ZTD-R52",
+        ids == [survivor.id],
+        f"the live session must still be listed: {shown(exchange)}",
+        evidence=exchange,
+    )
+    again = zt.delete(session.id, session.token)
+    expect(
+        "ZTD-R51",
+        again.status == 200,
+        f"deleting an already deleted session must answer 200 (idempotent): {shown(again)}",
+        evidence=again,
+    )
+
+
+@pytest.mark.rules("ZTD-R42")
+@pytest.mark.needs("writes")
+def test_set_on_terminated_session_is_refused(zt: Zitadel) -> None:
+    session = zt.new_session()
+    gone = zt.delete(session.id, session.token)
+    expect("ZTD-R48", gone.status == 200, f"DeleteSession must answer 200: {shown(gone)}", evidence=gone)
+    for body in ({"metadata": {"after": b64("delete")}}, {"lifetime": "60s"}):
+        exchange = zt.set(session.id, body)
+        expect(
+            "ZTD-R42",
+            exchange.status == 400,
+            f"SetSession on a terminated session must answer 400 (FailedPrecondition): {shown(exchange)}",
+            evidence=exchange,
+        )
+
+
+@pytest.mark.rules("ZTD-R51")
+@pytest.mark.needs("writes")
+def test_delete_of_unknown_session(zt: Zitadel) -> None:
+    """Z-10: 200, 403 or 404 are all acceptable; never a 5xx."""
+    gone = zt.delete(random_id())
+    expect(
+        "ZTD-R51",
+        gone.status in (200, 403, 404),
+        f"DeleteSession of an unknown ID must answer 200, 403 or 404 (Z-10): {shown(gone)}",
+        evidence=gone,
+    )
+
+
+# --- isolation -----------------------------------------------------------------------------------
+
+
+@pytest.mark.rules("ZTD-R45")
+@pytest.mark.needs("writes", "other_token")
+def test_other_account_cannot_touch_the_session(zt: Zitadel, other_client: Any) -> None:
+    session = zt.new_session({"metadata": {"owner": b64("primary")}})
+    got = zt.get(session.id, client=other_client)
+    expect(
+        "ZTD-R45",
+        got.status in (403, 404),
+        f"another account must not read the session without its token (403, or 404 in another instance): "
+        f"{shown(got)}",
+        evidence=got,
+    )
+    ids, _, exchange = zt.list_ids([ids_query(session.id)], rule="ZTD-R45", client=other_client)
+    expect(
+        "ZTD-R45",
+        session.id not in ids,
+        f"another account must not list the session: {shown(exchange)}",
+        evidence=exchange,
+    )
+    changed = zt.set(session.id, {"metadata": {"owner": b64("intruder")}}, client=other_client)
+    expect(
+        "ZTD-R45",
+        400 <= changed.status < 500,
+        f"another account must not change the session: {shown(changed)}",
+        evidence=changed,
+    )
+    zt.delete(session.id, client=other_client)  # Z-10: any of 200/403/404; what matters is what follows
+    seen = zt.read(session, rule="ZTD-R45")
+    expect(
+        "ZTD-R45",
+        decoded_metadata(seen.get("metadata")) == {"owner": b"primary"},
+        f"another account's SetSession changed the session: metadata now {seen.get('metadata')!r}",
+    )
+    got = zt.get(session.id, session.token)
+    expect(
+        "ZTD-R45",
+        got.status == 200,
+        f"another account's DeleteSession ended the session or its token: {shown(got)}",
+        evidence=got,
+    )
