@@ -233,7 +233,7 @@ def suite_run(profile: str, *, workers: int = 0, max_examples: int | None = None
         parts.append(f"max_examples={max_examples}")
     run = Run(" ".join(parts))
     cmd = [sys.executable, "-m", "pytest", "suites", "--profile", profile, "-q", "-p", "no:cacheprovider",
-           "-p", "budget_plugin"]
+           *_plugin_args(), "-p", "budget_plugin"]
     if workers:
         cmd += ["-n", str(workers)]
     log = logs / (re.sub(r"[^\w.=-]+", "_", run.label) + ".log")
@@ -254,6 +254,14 @@ def suite_run(profile: str, *, workers: int = 0, max_examples: int | None = None
     elif run.requests == 0:
         run.error = f"no request reached the server (log: {log})"
     return run
+
+
+def _plugin_args() -> list[str]:
+    """``-p session_conformance.pytest_plugin`` unless the root conftest.py already loads it."""
+    conftest = ROOT / "conftest.py"
+    if conftest.is_file() and "session_conformance.pytest_plugin" in conftest.read_text():
+        return []
+    return ["-p", "session_conformance.pytest_plugin"]
 
 
 def profile_examples() -> dict[str, int]:
@@ -365,7 +373,13 @@ SHAPES = [
 ]
 
 
-def throughput(url: str, token: str, *, duration: float, connections: int) -> dict[str, Any]:
+def measure_median(url: str, *, repeats: int, **kwargs: Any) -> dict[str, Any]:
+    """``load.measure`` ``repeats`` times; the run with the median req/s, and every figure seen."""
+    runs = sorted((load.measure(url, **kwargs) for _ in range(repeats)), key=lambda r: r.rps)
+    return runs[len(runs) // 2].as_dict() | {"all_rps": [round(r.rps) for r in runs]}
+
+
+def throughput(url: str, token: str, *, duration: float, connections: int, repeats: int) -> dict[str, Any]:
     """GET-session and create-session throughput for each API shape against one running server."""
     auth = {"Authorization": f"Bearer {token}"}
     results: dict[str, Any] = {}
@@ -373,14 +387,13 @@ def throughput(url: str, token: str, *, duration: float, connections: int) -> di
         created = httpx.post(url + create_path, json={}, headers=auth, timeout=10)
         session_id = created.json().get("sessionId") if created.is_success else None
         if session_id:
-            get = load.measure(url + get_template.format(id=session_id), headers=auth,
-                               duration=duration, connections=connections)
-            results[f"{api}_get"] = get.as_dict()
+            results[f"{api}_get"] = measure_median(url + get_template.format(id=session_id), headers=auth,
+                                                   duration=duration, connections=connections,
+                                                   repeats=repeats)
         else:
             results[f"{api}_get"] = {"error": f"create answered {created.status_code}; no session to get"}
-        create = load.measure(url + create_path, method="POST", body="{}", headers=auth,
-                              duration=duration, connections=connections)
-        results[f"{api}_create"] = create.as_dict()
+        results[f"{api}_create"] = measure_median(url + create_path, method="POST", body="{}", headers=auth,
+                                                  duration=duration, connections=connections, repeats=repeats)
     return results
 
 
@@ -392,20 +405,20 @@ def _usable_rps(result: dict[str, Any]) -> float | None:
     return float(result["rps"])
 
 
-def server_figures(*, duration: float, connections: int) -> dict[str, Any]:
-    out: dict[str, Any] = {"duration_s": duration, "connections": connections,
+def server_figures(*, duration: float, connections: int, repeats: int) -> dict[str, Any]:
+    out: dict[str, Any] = {"duration_s": duration, "connections": connections, "repeats": repeats,
                            "tool": "wrk" if shutil.which("wrk") else "python-asyncio"}
     with BenchServer("--bare") as bare:
         load.measure(bare.url + "/hello/warmup", duration=1, connections=connections)
-        out["bare_starlette_get"] = load.measure(bare.url + "/hello/abc", duration=duration,
-                                                 connections=connections).as_dict()
+        out["bare_starlette_get"] = measure_median(bare.url + "/hello/abc", duration=duration,
+                                                   connections=connections, repeats=repeats)
     with shipped_server() as (url, token):
         load.measure(url + "/", duration=1, connections=connections)  # warm-up
-        out["shipped"] = throughput(url, token, duration=duration, connections=connections)
-    # Diagnostic: the same app when uvicorn binds the socket itself (TCP_NODELAY set by asyncio).
-    with BenchServer("--uvicorn-socket") as diag:
-        out["uvicorn_socket"] = throughput(diag.url, diag.info["token"], duration=duration,
-                                           connections=connections)
+        out["shipped"] = throughput(url, token, duration=duration, connections=connections, repeats=repeats)
+    # What-if: the same app when uvicorn binds the socket itself (asyncio then sets TCP_NODELAY).
+    with BenchServer("--uvicorn-socket") as what_if:
+        out["uvicorn_socket"] = throughput(what_if.url, what_if.info["token"], duration=duration,
+                                           connections=connections, repeats=repeats)
     gets = [_usable_rps(v) for k, v in out["shipped"].items() if k.endswith("_get")]
     creates = [_usable_rps(v) for k, v in out["shipped"].items() if k.endswith("_create")]
     out["server_get_rps"] = min(gets) if gets and None not in gets else None
@@ -458,6 +471,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="max_examples values of the budget scan (the compare profile's own is reused)")
     parser.add_argument("--load-duration", type=float, default=5.0, help="seconds per load measurement")
     parser.add_argument("--connections", type=int, default=32, help="load-generator connections")
+    parser.add_argument("--load-repeats", type=int, default=3, help="load measurements per shape (median)")
     parser.add_argument("--timeout", type=float, default=1200.0, help="seconds allowed for one run")
     parser.add_argument("--skip", default="", help="comma-separated: schemathesis, xdist, scan, load")
     parser.add_argument("--uvicorn-socket", action="store_true",
@@ -477,6 +491,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     def say(text: str) -> None:
         print(text, flush=True)
 
+    busy = psutil.cpu_percent(interval=1.0)
+    if busy > 20:
+        say(f"WARNING: the machine is {busy:.0f}% busy before the benchmark starts; figures will be low")
     say(f"session-conformance benchmark: {os.cpu_count()} cores, Python {platform.python_version()}, "
         f"profiles {results.budgets or '(unknown)'}; logs in {logs.relative_to(ROOT)}/"
         + ("; server socket bound by uvicorn (what-if)" if args.uvicorn_socket else ""))
@@ -511,10 +528,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if "load" not in skip:
         say(f"- server throughput ({args.load_duration:.0f} s per shape, {args.connections} connections) ...")
-        results.server = server_figures(duration=args.load_duration, connections=args.connections)
+        results.server = server_figures(duration=args.load_duration, connections=args.connections,
+                                        repeats=args.load_repeats)
 
     report = _report(results)
     report["uvicorn_socket_what_if"] = args.uvicorn_socket
+    report["machine"]["busy_percent_before"] = busy
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(report, indent=2) + "\n")
     say("")
@@ -608,14 +627,18 @@ def _render(report: dict[str, Any], results: Results) -> str:
         lines.append(f"Server throughput ({server['tool']}, {server['connections']} connections, "
                      f"{server['duration_s']:.0f} s each; req/s, non-2xx responses in brackets)")
         bare = server["bare_starlette_get"]
-        lines.append(f"  {'bare Starlette handler, uvicorn (baseline)':<44} GET    {bare['rps']:8.0f}")
+        title = "bare Starlette handler, uvicorn (baseline)"
+        lines.append(f"  {title:<44} GET    {bare['rps']:8.0f} [{bare['non_2xx']}] {bare['all_rps']}")
         for title, key in (("session-conformance serve (shipped)", "shipped"),
                            ("same app, socket bound by uvicorn (what-if)", "uvicorn_socket")):
             for shape, result in server[key].items():
                 api, kind = shape.rsplit("_", 1)
-                figure = (f"{result['rps']:8.0f} [{result['non_2xx']}]" if "rps" in result
+                figure = (f"{result['rps']:8.0f} [{result['non_2xx']}] {result['all_rps']}" if "rps" in result
                           else f"     n/a ({result['error']})")
                 lines.append(f"  {title:<44} {kind.upper():<6} {figure}  {api}")
+    busy = report["machine"].get("busy_percent_before", 0)
+    if busy > 20:
+        lines.append(f"NOTE: the machine was {busy:.0f}% busy before the run (other work on the cores)")
     lines.append("Targets")
     for target in report["targets"]:
         mark = {True: "MET", False: "MISSED", None: "NOT MEASURED"}[target["met"]]
