@@ -1,0 +1,164 @@
+"""What a check saw: HTTP exchanges, cURL lines, and the per-test record the reports are built from.
+
+Every rendering here goes through ``redaction``: nothing this module returns contains a secret.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from session_conformance.redaction import redact_body, redact_headers, redact_text, redact_url
+
+MAX_BODY_CHARS = 4000  # bodies are cut in rendered evidence (the full body stays on the Exchange)
+_SKIP_CURL_HEADERS = frozenset({"host", "content-length", "accept-encoding", "connection", "user-agent"})
+
+
+@dataclass
+class Exchange:
+    """One HTTP request and its response (``status`` 0 when no response arrived)."""
+
+    method: str
+    url: str
+    request_headers: dict[str, str]
+    request_body: bytes
+    status: int
+    headers: dict[str, str]
+    body: bytes
+    elapsed: float = 0.0
+    api: str | None = None  # "trinsic", "zitadel-v2", ... when the path matched a contract
+    operation_id: str | None = None
+    error: str | None = None  # transport error (timeout, connection refused) when status is 0
+    attempts: int = 1  # > 1 when 429 answers were retried
+    raw: httpx.Response | None = field(default=None, repr=False, compare=False)
+
+    # --- the response -----------------------------------------------------------------------------
+
+    @property
+    def content_type(self) -> str:
+        return self.header("content-type") or ""
+
+    def header(self, name: str) -> str | None:
+        lowered = name.lower()
+        for key, value in self.headers.items():
+            if key.lower() == lowered:
+                return value
+        return None
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", errors="replace")
+
+    def json(self) -> Any:
+        """The response body parsed as JSON (raises ``ValueError`` when it is not JSON)."""
+        return json.loads(self.body)
+
+    def json_or_none(self) -> Any:
+        try:
+            return self.json()
+        except ValueError:
+            return None
+
+    @property
+    def operation(self) -> str | None:
+        return f"{self.api}:{self.operation_id}" if self.api and self.operation_id else None
+
+    # --- masked renderings ------------------------------------------------------------------------
+
+    def curl(self) -> str:
+        """A runnable cURL command line for the request, secrets masked."""
+        parts = ["curl", "-sS", "-X", self.method, shlex.quote(redact_url(self.url))]
+        for name, value in redact_headers(self.request_headers).items():
+            if name.lower() in _SKIP_CURL_HEADERS:
+                continue
+            parts += ["-H", shlex.quote(f"{name}: {value}")]
+        if self.request_body:
+            content_type = next(
+                (v for k, v in self.request_headers.items() if k.lower() == "content-type"), None
+            )
+            parts += ["--data-raw", shlex.quote(redact_body(self.request_body, content_type))]
+        return redact_text(" ".join(parts))
+
+    def response_summary(self, limit: int = MAX_BODY_CHARS) -> str:
+        if self.status == 0:
+            return f"no response: {redact_text(self.error or 'unknown transport error')}"
+        lines = [f"HTTP {self.status}"]
+        for name, value in redact_headers(self.headers).items():
+            if name.lower() in ("content-type", "www-authenticate", "retry-after", "location"):
+                lines.append(f"{name}: {value}")
+        body = redact_body(self.body, self.content_type)
+        if len(body) > limit:
+            body = body[:limit] + f"... ({len(body) - limit} more characters)"
+        if body:
+            lines.append(body)
+        return "\n".join(lines)
+
+    def render(self) -> str:
+        """Request as cURL plus the response, masked: what a failure message shows."""
+        label = f" [{self.operation}]" if self.operation else ""
+        retried = f" (after {self.attempts - 1} retried 429 answer(s))" if self.attempts > 1 else ""
+        return f"request{label}:\n  {self.curl()}\nresponse{retried}:\n" + _indent(self.response_summary())
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-serialisable, masked record (for Allure attachments and the summary)."""
+        return {
+            "operation": self.operation,
+            "method": self.method,
+            "url": redact_url(self.url),
+            "request_headers": redact_headers(self.request_headers),
+            "request_body": redact_body(self.request_body),
+            "status": self.status,
+            "response_headers": redact_headers(self.headers),
+            "response_body": redact_body(self.body, self.content_type),
+            "elapsed": round(self.elapsed, 4),
+            "attempts": self.attempts,
+            "error": redact_text(self.error) if self.error else None,
+            "curl": self.curl(),
+        }
+
+
+def _indent(text: str, prefix: str = "  ") -> str:
+    return "\n".join(prefix + line for line in text.splitlines())
+
+
+@dataclass
+class ItemRecord:
+    """What the plugin knows about one test item; see ARCHITECTURE.md "Per-test data for reporting"."""
+
+    nodeid: str
+    api: str | None = None
+    operations: list[str] = field(default_factory=list)  # "api:operationId", declared or seen
+    rules: list[str] = field(default_factory=list)  # from @pytest.mark.rules
+    outcome: str | None = None  # passed, failed, error, skipped
+    failure_rule: str | None = None  # the rule ID a failure names ("[TRN-R04] ...")
+    message: str | None = None  # masked failure / skip message
+    replay: str | None = None  # how to re-run this test with the same inputs
+    exchanges: list[Exchange] = field(default_factory=list, repr=False)
+
+    def to_dict(self, max_exchanges: int = 10) -> dict[str, Any]:
+        return {
+            "nodeid": self.nodeid,
+            "api": self.api,
+            "operations": list(self.operations),
+            "rules": list(self.rules),
+            "outcome": self.outcome,
+            "failure_rule": self.failure_rule,
+            "message": self.message,
+            "replay": self.replay,
+            "exchanges": [exchange.to_dict() for exchange in self.exchanges[-max_exchanges:]],
+        }
+
+
+def render_evidence(exchanges: list[Exchange], *, limit: int = 3) -> str:
+    """The last ``limit`` exchanges, masked, for a failure message."""
+    if not exchanges:
+        return "(no HTTP exchange recorded)"
+    shown = exchanges[-limit:]
+    header = (
+        f"last {len(shown)} of {len(exchanges)} exchanges" if len(exchanges) > len(shown) else "exchanges"
+    )
+    return header + ":\n" + "\n".join(exchange.render() for exchange in shown)

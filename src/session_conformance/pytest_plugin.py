@@ -1,0 +1,669 @@
+"""The pytest side of the suite: options, fixtures, embedded server, pre-flight, skips, evidence, cleanup.
+
+Loaded from the repository's root ``conftest.py`` (``pytest_plugins``). See docs/ARCHITECTURE.md for the
+fixture table and the per-test data this plugin leaves for the reports.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import random
+import shlex
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import httpx
+import hypothesis
+import pytest
+
+from session_conformance.config import (
+    OPTIONS,
+    Options,
+    Profile,
+    Target,
+    UsageError,
+    embedded_target,
+    live_target,
+    resolve_options,
+)
+from session_conformance.contracts import API_FAMILY, APIS, Contracts, load_contracts, load_rules
+from session_conformance.evidence import Exchange, ItemRecord, render_evidence
+from session_conformance.http import (
+    CLEANUP,
+    EXCHANGES,
+    ConformanceClient,
+    ProviderState,
+    ProviderStateError,
+    make_httpx_client,
+)
+from session_conformance.redaction import redact_text, register_secret
+from session_conformance.verdict import RuleViolation
+
+__all__ = ["ITEM_RECORD", "ProviderStateError", "current_options", "run_seed"]
+
+ITEM_RECORD: pytest.StashKey[ItemRecord] = pytest.StashKey()
+OPTIONS_KEY: pytest.StashKey[Options] = pytest.StashKey()
+SEED_KEY = "conformance_seed"  # xdist workerinput key
+ZITADEL_PREFIX = {"zitadel-v2": "/v2", "zitadel-v2beta": "/v2beta"}
+NEEDS = ("writes", "other_token", "provider_state", "trinsic_provider", "zitadel_user", "embedded")
+CONFORMANCE_FIXTURES = frozenset(
+    {
+        "target",
+        "client",
+        "other_client",
+        "anon_client",
+        "provider_state",
+        "zitadel_api",
+        "zitadel_prefix",
+        "zitadel_user",
+        "budget",
+        "contracts",
+    }
+)
+
+# The reporting engineer's plugin (session_conformance/reporting/); loaded when it exists.
+REPORTING_PLUGIN = "session_conformance.reporting.plugin"
+
+
+@dataclass
+class _Run:
+    """Per-process run state, known from ``pytest_configure`` on (collection uses it)."""
+
+    options: Options | None = None
+    seed: int | None = None
+    runtime: _Runtime | None = None
+    old_sigterm: Any = None
+    cleanup_report: list[str] = field(default_factory=list)
+
+
+RUN = _Run()
+
+
+def current_options() -> Options:
+    """The resolved options of this run (defaults when the plugin was not configured, e.g. in a REPL)."""
+    return RUN.options or Options()
+
+
+def run_seed() -> int:
+    """The run's seed: Schemathesis and Hypothesis draw from it; ``--hypothesis-seed=N`` replays a run."""
+    if RUN.seed is None:
+        RUN.seed = random.getrandbits(32)
+    return RUN.seed
+
+
+# --- options and configuration -------------------------------------------------------------------
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup(
+        "conformance", "session-conformance (each option also reads its environment variable)"
+    )
+    for spec in OPTIONS:
+        help_text = f"{spec.help} [env {spec.env}]"
+        if spec.boolean:
+            group.addoption(spec.flag, action="store_true", default=None, dest=spec.dest, help=help_text)
+        else:
+            group.addoption(
+                spec.flag, action="store", default=None, dest=spec.dest, metavar=spec.metavar, help=help_text
+            )
+
+
+def _flags(config: pytest.Config) -> dict[str, Any]:
+    return {spec.key: config.getoption(spec.dest) for spec in OPTIONS}
+
+
+def _is_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+def _known_faults(flags: dict[str, Any]) -> frozenset[str] | None:
+    if not (flags.get("server_faults") or os.environ.get("CONFORMANCE_SERVER_FAULTS")):
+        return None
+    from session_conformance.server.faults import all_faults
+
+    return frozenset(all_faults())
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "rules(*ids): the documented rule IDs a conformance test checks")
+    config.addinivalue_line("markers", f"needs(*what): target capabilities a test needs ({', '.join(NEEDS)})")
+    if config.getoption("help", False):
+        return
+    flags = _flags(config)
+    try:
+        options = resolve_options(
+            flags, os.environ, known_rules=frozenset(load_rules()), known_faults=_known_faults(flags)
+        )
+    except UsageError as exc:
+        raise pytest.UsageError(f"conformance: {exc}") from None
+    RUN.options = options
+    config.stash[OPTIONS_KEY] = options
+    register_secret(options.token, options.other_token, options.zitadel_password)
+
+    # One seed per run, shared with xdist workers; --hypothesis-seed replays it.
+    workerinput = getattr(config, "workerinput", None)
+    given = config.getoption("hypothesis_seed", None)
+    if workerinput is not None and SEED_KEY in workerinput:
+        RUN.seed = int(workerinput[SEED_KEY])
+    elif given is not None:
+        try:
+            RUN.seed = int(given)
+        except ValueError:
+            raise pytest.UsageError(f"conformance: --hypothesis-seed={given!r} must be an integer") from None
+    else:
+        RUN.seed = random.getrandbits(32)
+    config.option.hypothesis_seed = str(RUN.seed)  # read by Hypothesis' own pytest plugin
+    _load_hypothesis_profile(options.profile, config)
+
+    if options.base_url is not None and not _is_worker(config):
+        try:
+            _preflight(options)
+        except UsageError as exc:
+            raise pytest.UsageError(f"conformance: {exc}") from None
+    _install_sigterm_handler()
+    _load_optional_plugin(config, REPORTING_PLUGIN)  # <- reporting plugin hook-in (one line)
+
+
+def _load_optional_plugin(config: pytest.Config, name: str) -> None:
+    if config.pluginmanager.has_plugin(name):
+        return
+    try:
+        found = importlib.util.find_spec(name) is not None
+    except ModuleNotFoundError:
+        found = False
+    if found:
+        config.pluginmanager.import_plugin(name)
+
+
+def _load_hypothesis_profile(profile: Profile, config: pytest.Config) -> None:
+    """Register a Hypothesis profile per budget and load it, unless ``--hypothesis-profile`` names another."""
+    name = f"conformance-{profile.name}"
+    hypothesis.settings.register_profile(
+        name,
+        max_examples=profile.max_examples,
+        stateful_step_count=profile.stateful_steps,
+        deadline=None,
+        derandomize=False,
+        print_blob=True,
+        suppress_health_check=[
+            hypothesis.HealthCheck.too_slow,
+            hypothesis.HealthCheck.filter_too_much,
+            hypothesis.HealthCheck.data_too_large,
+            hypothesis.HealthCheck.function_scoped_fixture,
+        ],
+    )
+    if not config.getoption("hypothesis_profile", None):
+        hypothesis.settings.load_profile(name)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """pytest-xdist: hand the run seed to every worker."""
+    node.workerinput[SEED_KEY] = run_seed()
+
+
+def _preflight(options: Options) -> None:
+    """Probe a live target once with an authenticated read: unreachable and rejected tokens stop the run."""
+    assert options.base_url is not None
+    api = options.apis[0]
+    if API_FAMILY[api] == "trinsic":
+        method, path, body = "GET", "/api/v1/sessions/list", None
+        params: dict[str, Any] | None = {"PageSize": 1}
+    else:
+        method, path, body, params = (
+            "POST",
+            f"{ZITADEL_PREFIX[api]}/sessions/search",
+            {"query": {"limit": 1}},
+            None,
+        )
+    timeout = min(options.request_timeout, 15.0)
+    for label, token in (
+        ("--token / CONFORMANCE_TOKEN", options.token),
+        ("--other-token / CONFORMANCE_OTHER_TOKEN", options.other_token),
+    ):
+        if token is None:
+            continue
+        try:
+            with make_httpx_client(options.base_url, timeout=timeout) as http:
+                response = http.request(
+                    method, path, params=params, json=body, headers={"Authorization": f"Bearer {token}"}
+                )
+        except httpx.HTTPError as exc:
+            reason = redact_text(str(exc)) or type(exc).__name__
+            raise UsageError(f"cannot reach {options.base_url} ({method} {path}): {reason}") from None
+        if response.status_code in (401, 403):
+            raise UsageError(
+                f"{options.base_url} rejected the token of {label}: {method} {path} answered "
+                f"HTTP {response.status_code}"
+            )
+
+
+def _install_sigterm_handler() -> None:
+    """Turn SIGTERM into KeyboardInterrupt so pytest unwinds and the cleanup runs."""
+    if threading.current_thread() is not threading.main_thread() or RUN.old_sigterm is not None:
+        return
+
+    def on_sigterm(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt("SIGTERM")
+
+    try:
+        RUN.old_sigterm = signal.signal(signal.SIGTERM, on_sigterm)
+    except (ValueError, OSError):
+        RUN.old_sigterm = None
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    _finish_cleanup()
+    if RUN.runtime is not None:
+        RUN.runtime.stop()
+        RUN.runtime = None
+    if RUN.old_sigterm is not None:
+        signal.signal(signal.SIGTERM, RUN.old_sigterm)
+        RUN.old_sigterm = None
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    options = config.stash.get(OPTIONS_KEY, None)
+    if options is None:
+        return []
+    target = options.base_url or "embedded reference server"
+    flags = [
+        name for name, on in (("read-only", options.read_only), ("strict-properties", options.strict)) if on
+    ]
+    lines = [
+        f"conformance: target {target}; APIs {', '.join(options.apis)}; profile {options.profile.name}"
+        + (f"; {', '.join(flags)}" if flags else ""),
+        f"conformance: seed {run_seed()} (replay with --hypothesis-seed={run_seed()})",
+    ]
+    if options.rules:
+        lines.append(f"conformance: only rules {', '.join(sorted(options.rules))}")
+    if options.server_faults:
+        lines.append(f"conformance: embedded server faults {', '.join(options.server_faults)}")
+    return lines
+
+
+# --- the embedded server and the resolved target ---------------------------------------------------
+
+
+class _Runtime:
+    """The target of this process: live, or an embedded server started on first use."""
+
+    def __init__(self, options: Options) -> None:
+        self.server: Any = None
+        if options.embedded:
+            from session_conformance.server.runner import EmbeddedServer
+            from session_conformance.server.state import EMBEDDED_TRINSIC_PROVIDER
+
+            self.server = EmbeddedServer(faults=options.server_faults).start()
+            register_secret(self.server.primary_token, self.server.other_token)
+            self.target = embedded_target(
+                options,
+                url=self.server.url,
+                primary_token=self.server.primary_token,
+                other_token=self.server.other_token,
+                hook_url=self.server.hook_url,
+                trinsic_provider=EMBEDDED_TRINSIC_PROVIDER,
+            )
+        else:
+            self.target = live_target(options)
+        self.clients: list[ConformanceClient] = []
+
+    def client(self, token: str | None, name: str) -> ConformanceClient:
+        target = self.target
+        client = ConformanceClient(
+            target.base_url,
+            token,
+            timeout=target.request_timeout,
+            strict=target.strict,
+            read_only=target.read_only,
+            name=name,
+        )
+        self.clients.append(client)
+        return client
+
+    def stop(self) -> None:
+        _finish_cleanup()
+        for client in self.clients:
+            client.close()
+        self.clients.clear()
+        if self.server is not None:
+            self.server.stop()
+            self.server = None
+
+
+def _runtime() -> _Runtime:
+    if RUN.runtime is None:
+        RUN.runtime = _Runtime(current_options())
+    return RUN.runtime
+
+
+def _finish_cleanup() -> None:
+    pending = len(CLEANUP.pending())
+    failures = CLEANUP.run()
+    for session, reason in failures:
+        RUN.cleanup_report.append(f"could not end {session.api} session {session.session_id}: {reason}")
+    if pending and not failures:
+        RUN.cleanup_report.append(f"ended {pending} session(s) created during the run")
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    _finish_cleanup()
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    if RUN.cleanup_report:
+        terminalreporter.write_sep("-", "conformance cleanup")
+        for line in RUN.cleanup_report:
+            terminalreporter.write_line(line)
+
+
+# --- fixtures ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def _conformance_runtime() -> Iterator[_Runtime]:
+    runtime = _runtime()
+    yield runtime
+    _finish_cleanup()
+
+
+@pytest.fixture(scope="session")
+def target(_conformance_runtime: _Runtime) -> Target:
+    return _conformance_runtime.target
+
+
+@pytest.fixture(scope="session")
+def contracts() -> Contracts:
+    return load_contracts()
+
+
+@pytest.fixture(scope="session")
+def budget(target: Target) -> Profile:
+    return target.profile
+
+
+@pytest.fixture(scope="session")
+def client(_conformance_runtime: _Runtime) -> ConformanceClient:
+    return _conformance_runtime.client(_conformance_runtime.target.token, "primary")
+
+
+@pytest.fixture(scope="session")
+def other_client(_conformance_runtime: _Runtime) -> ConformanceClient:
+    token = _conformance_runtime.target.other_token
+    if token is None:
+        pytest.skip(SKIP_REASONS["other_token"])
+    return _conformance_runtime.client(token, "other")
+
+
+@pytest.fixture(scope="session")
+def anon_client(_conformance_runtime: _Runtime) -> ConformanceClient:
+    return _conformance_runtime.client(None, "anonymous")
+
+
+@pytest.fixture(scope="session")
+def provider_state(target: Target) -> Callable[..., dict[str, Any]]:
+    """``provider_state(name, params, token=None) -> dict``; raises ``ProviderStateError`` when refused."""
+    if target.provider_state_url is None:
+        pytest.skip(SKIP_REASONS["provider_state"])
+    return ProviderState(target.provider_state_url, target.token, timeout=target.request_timeout)
+
+
+@pytest.fixture
+def zitadel_prefix(zitadel_api: str) -> str:
+    return ZITADEL_PREFIX[zitadel_api]
+
+
+@pytest.fixture(scope="session")
+def zitadel_user(target: Target) -> dict[str, str]:
+    """``{"user_id", "login_name", "password"}`` of a human user (options, else the provider state)."""
+    if target.zitadel_login_name and target.zitadel_password:
+        return {"user_id": "", "login_name": target.zitadel_login_name, "password": target.zitadel_password}
+    if target.provider_state_url is None:
+        pytest.skip(SKIP_REASONS["zitadel_user"])
+    answer = ProviderState(target.provider_state_url, target.token, timeout=target.request_timeout)(
+        "zitadel user exists"
+    )
+    missing = [key for key in ("user_id", "login_name", "password") if not isinstance(answer.get(key), str)]
+    if missing:
+        raise ProviderStateError(
+            f"provider state 'zitadel user exists' answered without {', '.join(missing)}"
+        )
+    register_secret(answer["password"])
+    return {key: answer[key] for key in ("user_id", "login_name", "password")}
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "zitadel_api" in metafunc.fixturenames:
+        metafunc.parametrize("zitadel_api", ["zitadel-v2", "zitadel-v2beta"], ids=["v2", "v2beta"])
+
+
+# --- collection: API selection, rule filter, skips -----------------------------------------------
+
+SKIP_REASONS = {
+    "writes": "needs writes: --read-only / CONFORMANCE_READ_ONLY is set",
+    "other_token": "needs a second account: give --other-token / CONFORMANCE_OTHER_TOKEN",
+    "provider_state": "needs the provider-state hook: give --provider-state-url / "
+    "CONFORMANCE_PROVIDER_STATE_URL",
+    "trinsic_provider": "needs a provider session: give --trinsic-provider / CONFORMANCE_TRINSIC_PROVIDER",
+    "zitadel_user": "needs a Zitadel user: give --zitadel-login-name and --zitadel-password "
+    "(CONFORMANCE_ZITADEL_LOGIN_NAME / CONFORMANCE_ZITADEL_PASSWORD) or --provider-state-url",
+    "embedded": "embedded server only: runs when no --base-url / CONFORMANCE_BASE_URL is given",
+}
+
+
+def _missing(need: str, options: Options) -> bool:
+    embedded = options.embedded
+    if need == "writes":
+        return options.read_only
+    if need == "other_token":
+        return not embedded and options.other_token is None
+    if need == "provider_state":
+        return not embedded and options.provider_state_url is None
+    if need == "trinsic_provider":
+        return not embedded and options.trinsic_provider is None
+    if need == "zitadel_user":
+        return (
+            not embedded
+            and options.provider_state_url is None
+            and not (options.zitadel_login_name and options.zitadel_password)
+        )
+    if need == "embedded":
+        return not embedded
+    raise pytest.UsageError(
+        f"conformance: unknown need {need!r} in @pytest.mark.needs (known: {', '.join(NEEDS)})"
+    )
+
+
+def item_api(item: pytest.Item) -> str | None:
+    """The API a test item checks: its ``api``/``zitadel_api`` parameter, its ``[api]`` id, or its folder."""
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None:
+        for key in ("api", "zitadel_api"):
+            if key in callspec.params and callspec.params[key] in APIS:
+                return str(callspec.params[key])
+    for api in sorted(APIS, key=len, reverse=True):
+        if f"[{api}]" in item.name or f"[{api}-" in item.name or f"-{api}]" in item.name:
+            return api
+    parts = Path(str(item.path)).parts
+    if "suites" in parts:
+        below = parts[parts.index("suites") + 1 :]
+        if below and below[0] == "trinsic":
+            return "trinsic"
+        if below and below[0] == "zitadel":
+            return "zitadel"  # family; the exact API comes from zitadel_api
+    return None
+
+
+def _family(api: str | None) -> str | None:
+    return API_FAMILY.get(api or "", api)
+
+
+def is_conformance_item(item: pytest.Item) -> bool:
+    if item.get_closest_marker("rules") is not None:
+        return True
+    if CONFORMANCE_FIXTURES & set(getattr(item, "fixturenames", ())):
+        return True
+    return "suites" in Path(str(item.path)).parts
+
+
+def item_rules(item: pytest.Item, api: str | None) -> list[str]:
+    """Rule IDs of the item's ``rules`` markers, limited to its API family (generic tests list both)."""
+    rules: list[str] = []
+    for marker in item.iter_markers("rules"):
+        for rule in marker.args:
+            if rule not in rules:
+                rules.append(str(rule))
+    family = _family(api)
+    if family == "trinsic":
+        rules = [r for r in rules if r.startswith("TRN-")]
+    elif family == "zitadel":
+        rules = [r for r in rules if r.startswith("ZTD-")]
+    return rules
+
+
+def _operation_of(item: pytest.Item, api: str | None) -> list[str]:
+    label = getattr(item, "operation_label", None)  # Schemathesis items: "GET /api/v1/sessions/{sessionId}"
+    if not label or api not in APIS:
+        return []
+    method, _, path = str(label).partition(" ")
+    try:
+        return [load_contracts().find(api, method, path).key]
+    except KeyError:
+        return []
+
+
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    options = config.stash.get(OPTIONS_KEY, None)
+    if options is None:
+        return
+    selected_families = {API_FAMILY[api] for api in options.apis}
+    keep: list[pytest.Item] = []
+    deselected: list[pytest.Item] = []
+    for item in items:
+        if not is_conformance_item(item):
+            keep.append(item)
+            continue
+        api = item_api(item)
+        record = ItemRecord(
+            nodeid=item.nodeid, api=api, rules=item_rules(item, api), operations=_operation_of(item, api)
+        )
+        item.stash[ITEM_RECORD] = record
+        if (api in APIS and api not in options.apis) or (
+            api == "zitadel" and "zitadel" not in selected_families
+        ):
+            deselected.append(item)
+            continue
+        if options.rules is not None and not (set(record.rules) & options.rules):
+            deselected.append(item)
+            continue
+        for marker in item.iter_markers("needs"):
+            for need in marker.args:
+                if _missing(str(need), options):
+                    item.add_marker(pytest.mark.skip(reason=SKIP_REASONS[str(need)]))
+                    break
+        keep.append(item)
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = keep
+
+
+# --- per-test evidence, failure messages and data for the reports ---------------------------------
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    EXCHANGES.start()
+
+
+def replay_command(item: pytest.Item) -> str:
+    options = current_options()
+    parts = [
+        "pytest",
+        shlex.quote(item.nodeid),
+        f"--hypothesis-seed={run_seed()}",
+        f"--profile={options.profile.name}",
+    ]
+    if options.strict:
+        parts.append("--strict-properties")
+    if options.server_faults:
+        parts.append(f"--server-faults={','.join(options.server_faults)}")
+    if options.base_url:
+        parts.append(f"--base-url={options.base_url}")
+    return " ".join(parts)
+
+
+def _evidence_of(exc: BaseException, exchanges: list[Exchange]) -> list[Exchange]:
+    evidence = getattr(exc, "evidence", None)
+    if isinstance(evidence, Exchange):
+        return [evidence]
+    if isinstance(evidence, (list, tuple)) and evidence and all(isinstance(e, Exchange) for e in evidence):
+        return list(evidence)
+    return exchanges
+
+
+def _mask_exception(exc: BaseException) -> None:
+    """Mask secrets in the exception message itself (reports read it, not only our rendering)."""
+    if exc.args and isinstance(exc.args[0], str) and not isinstance(exc, BaseExceptionGroup):
+        exc.args = (redact_text(exc.args[0]), *exc.args[1:])
+    notes = getattr(exc, "__notes__", None)
+    if notes:
+        exc.__notes__ = [redact_text(note) for note in notes]
+
+
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[Any]:
+    record = item.stash.get(ITEM_RECORD, None)
+    exchanges = list(EXCHANGES.current or [])
+    excinfo = call.excinfo
+    if record is not None and excinfo is not None and not excinfo.errisinstance(pytest.skip.Exception):
+        exc = excinfo.value
+        if not getattr(exc, "_conformance_noted", False):
+            shown = _evidence_of(exc, exchanges)
+            rule = exc.rule if isinstance(exc, RuleViolation) else None
+            head = f"rule {rule}" if rule else "not a rule failure (error in the suite or the environment)"
+            note = f"\n--- conformance: {head} ---\n{render_evidence(shown)}\nreplay: {replay_command(item)}"
+            try:
+                exc.add_note(note)
+                exc._conformance_noted = True  # type: ignore[attr-defined]
+            except (AttributeError, TypeError):
+                pass
+        _mask_exception(exc)
+    outcome: Any = yield
+    report: pytest.TestReport = outcome.get_result()
+    if report.sections:  # captured output goes into JUnit and Allure: mask it too
+        report.sections = [(name, redact_text(content)) for name, content in report.sections]
+    if record is None:
+        return
+    record.exchanges = exchanges or record.exchanges
+    for exchange in exchanges:
+        if exchange.operation and exchange.operation not in record.operations:
+            record.operations.append(exchange.operation)
+    if report.failed:
+        record.outcome = "failed" if report.when == "call" else "error"
+        failure = excinfo.value if excinfo is not None else None
+        record.failure_rule = failure.rule if isinstance(failure, RuleViolation) else None
+        record.message = redact_text(str(failure) if failure is not None else str(report.longrepr))[:4000]
+        record.replay = replay_command(item)
+        report.longrepr = redact_text(str(report.longrepr))
+    elif report.skipped:
+        record.outcome = "skipped"
+        longrepr = report.longrepr
+        record.message = str(longrepr[2]) if isinstance(longrepr, tuple) else str(longrepr)
+    elif report.when == "call" and record.outcome is None:
+        record.outcome = "passed"
+    if report.when == "call" or report.failed or report.skipped:
+        # a plain attribute travels with xdist's serialised reports
+        setattr(report, "conformance", record.to_dict())  # noqa: B010
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_logfinish(nodeid: str, location: tuple[str, int | None, str]) -> None:
+    EXCHANGES.stop()

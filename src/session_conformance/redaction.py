@@ -1,0 +1,322 @@
+"""The one place where secrets and personal data are masked before anything is shown or written.
+
+What is masked:
+
+- bearer tokens (``Authorization`` and similar headers, ``Bearer xyz`` anywhere in text);
+- session tokens, results access keys, access tokens, passwords, OTP codes, IdP-intent tokens
+  (JSON keys, query parameters, ``key=value`` / ``"key": "value"`` fragments in text);
+- launch URLs (``launchUrl``; step ``content`` when it is a URL or deeplink);
+- identity data: every leaf value under ``identityData``, ``person``, ``knownIdentityData``,
+  ``providerInput``, ``document``, ``address`` and the name / date-of-birth / national-ID keys;
+- every value registered in the per-run ``SECRETS`` registry (configured tokens, secrets seen in
+  responses), wherever it appears later — exception messages included.
+
+Values masked in JSON are registered automatically, so a token that was masked in one response is
+also masked when it reappears in a URL, a cURL line or an assertion message.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Iterable, Mapping
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+MASK = "***"
+MIN_SECRET_LENGTH = 4  # shorter registered values would mask ordinary text
+
+
+def _norm(key: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", key.lower())
+
+
+# Keys whose scalar value is a secret.
+SECRET_KEYS = frozenset(
+    _norm(k)
+    for k in (
+        "authorization",
+        "proxy-authorization",
+        "cookie",
+        "set-cookie",
+        "x-api-key",
+        "token",
+        "access_token",
+        "accessToken",
+        "id_token",
+        "refresh_token",
+        "bearer",
+        "sessionToken",
+        "session_token",
+        "resultsAccessKey",
+        "results_access_key",
+        "idpIntentToken",
+        "idp_intent_token",
+        "password",
+        "zitadel_password",
+        "newPassword",
+        "secret",
+        "client_secret",
+        "launchUrl",
+        "launch_url",
+        "otp",
+        "totp",
+        "credentialAssertionData",
+        "publicKeyCredentialRequestOptions",
+        "primary_token",
+        "other_token",
+    )
+)
+# Keys whose string value is an OTP code (an object value, as in a check request, is searched further).
+CODE_KEYS = frozenset(_norm(k) for k in ("code", "otpSms", "otpEmail", "otp_sms", "otp_email"))
+# Keys under which every leaf is personal data.
+IDENTITY_KEYS = frozenset(
+    _norm(k)
+    for k in (
+        "identityData",
+        "identity_data",
+        "person",
+        "knownIdentityData",
+        "providerInput",
+        "provider_input",
+        "document",
+        "address",
+        "attachmentAccessKeys",
+        "givenName",
+        "familyName",
+        "middleName",
+        "fullName",
+        "firstName",
+        "lastName",
+        "suffix",
+        "name",
+        "displayName",
+        "nickName",
+        "loginName",
+        "login_name",
+        "zitadel_login_name",
+        "email",
+        "phone",
+        "phoneNumber",
+        "dateOfBirth",
+        "date_of_birth",
+        "birthDate",
+        "nationalIdNumber",
+        "nikIdNumber",
+        "curp",
+        "cpfNumber",
+        "qrCodeText",
+        "qrCodeImage",
+        "photoBase64",
+        "digitalCnhFile",
+        "facialBiometryPhoto",
+        "gender",
+        "sex",
+        "nationality",
+    )
+)
+# Query parameters masked in URLs.
+SECRET_PARAMS = SECRET_KEYS | frozenset(_norm(k) for k in ("code", "key", "sig", "signature"))
+
+_HEADER_LINE = re.compile(r"(?im)^(\s*(?:proxy-)?authorization\s*:\s*)(?:(\w+)\s+)?(\S+)")
+_CURL_AUTH = re.compile(r"(?i)(-H\s+['\"]?(?:proxy-)?authorization\s*:\s*)(?:(\w+)\s+)?([^'\"\s]+)")
+_BEARER = re.compile(r"(?i)\b(bearer|basic)(\s+)([A-Za-z0-9._~+/=:-]{2,})")
+_KEY_NAMES = sorted(
+    {
+        "sessionToken",
+        "session_token",
+        "resultsAccessKey",
+        "results_access_key",
+        "idpIntentToken",
+        "idp_intent_token",
+        "password",
+        "access_token",
+        "accessToken",
+        "token",
+        "launchUrl",
+        "launch_url",
+        "secret",
+        "client_secret",
+    },
+    key=len,
+    reverse=True,
+)
+_KEY_ALT = "|".join(re.escape(k) for k in _KEY_NAMES)
+_JSON_PAIR = re.compile(rf'(?i)(["\']?(?:{_KEY_ALT})["\']?\s*:\s*)("(?:[^"\\]|\\.)*"|\'[^\']*\')')
+_QUERY_PAIR = re.compile(rf"(?i)([?&;\s](?:{_KEY_ALT})=)([^&\s'\"#]+)")
+_URLISH = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
+
+
+class SecretRegistry:
+    """Secret values seen during this run; ``redact_text`` masks each of them wherever it appears."""
+
+    def __init__(self) -> None:
+        self._values: set[str] = set()
+        self._pattern: re.Pattern[str] | None = None
+        self._lock = threading.Lock()
+
+    def add(self, value: object) -> None:
+        if not isinstance(value, str):
+            return
+        value = value.strip()
+        if len(value) < MIN_SECRET_LENGTH or value == MASK or value in self._values:
+            return
+        with self._lock:
+            self._values.add(value)
+            self._pattern = None
+
+    def update(self, values: Iterable[object]) -> None:
+        for value in values:
+            self.add(value)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._values.clear()
+            self._pattern = None
+
+    def __contains__(self, value: object) -> bool:
+        return value in self._values
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def mask(self, text: str) -> str:
+        if not self._values:
+            return text
+        pattern = self._pattern
+        if pattern is None:
+            with self._lock:
+                ordered = sorted(self._values, key=len, reverse=True)
+                pattern = self._pattern = re.compile("|".join(re.escape(v) for v in ordered))
+        return pattern.sub(MASK, text)
+
+
+SECRETS = SecretRegistry()
+
+
+def register_secret(*values: object) -> None:
+    """Remember values to be masked anywhere they appear from now on (tokens, keys, passwords)."""
+    SECRETS.update(values)
+
+
+def is_secret_key(key: str) -> bool:
+    return _norm(key) in SECRET_KEYS
+
+
+def _mask_leaves(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _mask_leaves(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_mask_leaves(v) for v in value]
+    if value is None or isinstance(value, bool):
+        return value
+    register_secret(value if isinstance(value, str) else None)
+    return MASK
+
+
+def _mask_scalar(value: Any) -> Any:
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, (Mapping, list)):
+        return _mask_leaves(value)
+    register_secret(value if isinstance(value, str) else None)
+    return MASK
+
+
+def redact_json(value: Any, *, _key: str | None = None) -> Any:
+    """A copy of a JSON value with secrets and identity data masked (structure, nulls and booleans kept)."""
+    if isinstance(value, Mapping):
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            norm = _norm(str(key))
+            if norm in SECRET_KEYS:
+                out[key] = _mask_scalar(item)
+            elif norm in IDENTITY_KEYS:
+                out[key] = _mask_leaves(item)
+            elif (norm in CODE_KEYS and isinstance(item, str)) or (
+                norm == "content" and isinstance(item, str) and _URLISH.match(item)
+            ):
+                out[key] = _mask_scalar(item)
+            else:
+                out[key] = redact_json(item, _key=str(key))
+        return out
+    if isinstance(value, list):
+        return [redact_json(item, _key=_key) for item in value]
+    if isinstance(value, str):
+        return redact_text(value)
+    return value
+
+
+def redact_text(text: str) -> str:
+    """Mask registered secrets, bearer tokens and ``key: value`` / ``key=value`` secrets in free text."""
+    if not text:
+        return text
+    text = SECRETS.mask(text)
+    text = _HEADER_LINE.sub(lambda m: f"{m.group(1)}{(m.group(2) + ' ') if m.group(2) else ''}{MASK}", text)
+    text = _CURL_AUTH.sub(lambda m: f"{m.group(1)}{(m.group(2) + ' ') if m.group(2) else ''}{MASK}", text)
+    text = _BEARER.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}", text)
+    text = _JSON_PAIR.sub(lambda m: f"{m.group(1)}{m.group(2)[0]}{MASK}{m.group(2)[0]}", text)
+    text = _QUERY_PAIR.sub(lambda m: f"{m.group(1)}{MASK}", text)
+    return text
+
+
+def redact_headers(headers: Mapping[str, str] | Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Headers with secret values masked; the scheme of ``Authorization`` is kept (``Bearer ***``)."""
+    items = headers.items() if isinstance(headers, Mapping) else headers
+    out: dict[str, str] = {}
+    for name, value in items:
+        if _norm(name) in SECRET_KEYS:
+            scheme, _, credential = str(value).partition(" ")
+            if credential and name.lower() in ("authorization", "proxy-authorization"):
+                register_secret(credential)
+                out[name] = f"{scheme} {MASK}"
+            else:
+                register_secret(value)
+                out[name] = MASK
+        else:
+            out[name] = redact_text(str(value))
+    return out
+
+
+def redact_url(url: str) -> str:
+    """A URL with secret query parameters (``sessionToken=...``) and registered secrets masked."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return redact_text(url)
+    if parts.query:
+        pairs = []
+        for key, value in parse_qsl(parts.query, keep_blank_values=True):
+            if _norm(key) in SECRET_PARAMS or _norm(key) in IDENTITY_KEYS:
+                register_secret(value)
+                value = MASK
+            pairs.append((key, value))
+        query = urlencode(pairs, safe="*")
+        url = urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
+    return redact_text(url)
+
+
+def redact_body(body: bytes | str | None, content_type: str | None = None) -> str:
+    """A request or response body as masked text (JSON re-serialised with masks, other text masked)."""
+    if body is None:
+        return ""
+    text = body.decode("utf-8", errors="replace") if isinstance(body, bytes) else body
+    if not text.strip():
+        return text
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        return redact_text(text)
+    return json.dumps(redact_json(parsed), ensure_ascii=False)
+
+
+def redact(value: Any) -> Any:
+    """Mask anything: text, a JSON-like value, headers (a mapping of strings) or bytes."""
+    if isinstance(value, bytes):
+        return redact_body(value)
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, (Mapping, list)):
+        return redact_json(value)
+    return value
