@@ -332,6 +332,30 @@ class Zitadel:
         return ids, total, exchange
 
 
+_USER_IDS: dict[str, str] = {}
+
+
+def known_user(zt: Zitadel, user: dict[str, str]) -> dict[str, str]:
+    """The ``zitadel_user`` fixture's user with ``user_id`` filled in.
+
+    Given by login name and password only (``--zitadel-login-name``), the ID is unknown; a user
+    check by login name reveals it in ``factors.user.id``.
+    """
+    if user.get("user_id"):
+        return user
+    login_name = user["login_name"]
+    if login_name not in _USER_IDS:
+        session = zt.new_session({"checks": {"user": {"loginName": login_name}}}, rule="ZTD-R15")
+        factor = (zt.read(session).get("factors") or {}).get("user") or {}
+        expect(
+            "ZTD-R15",
+            isinstance(factor.get("id"), str) and factor["id"] != "",
+            f"a user check by loginName must set factors.user.id, got {factor!r}",
+        )
+        _USER_IDS[login_name] = factor["id"]
+    return {**user, "user_id": _USER_IDS[login_name]}
+
+
 def ids_query(*ids: str) -> dict[str, Any]:
     return {"idsQuery": {"ids": list(ids)}}
 

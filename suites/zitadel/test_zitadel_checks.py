@@ -13,6 +13,7 @@ from _zitadel_steps import (
     decoded_metadata,
     error_status,
     json_of,
+    known_user,
     mentions,
     parse_ts,
     random_id,
@@ -38,6 +39,12 @@ FAKE_ASSERTION = {
 @pytest.fixture
 def zt(client: Any, zitadel_api: str, zitadel_prefix: str) -> Zitadel:
     return Zitadel(client, zitadel_prefix, zitadel_api)
+
+
+@pytest.fixture
+def human(zt: Zitadel, zitadel_user: dict[str, Any]) -> dict[str, Any]:
+    """The test user, with its ID resolved when only a login name was given."""
+    return known_user(zt, zitadel_user)
 
 
 def user_check(user: dict[str, Any], by: str = "loginName") -> dict[str, Any]:
@@ -82,18 +89,15 @@ def test_user_check_needs_exactly_one_identifier(zt: Zitadel) -> None:
 
 @pytest.mark.rules("ZTD-R15", "ZTD-R23")
 @pytest.mark.needs("writes", "zitadel_user")
-def test_user_check_by_id_or_login_name_sets_the_user_factor(
-    zt: Zitadel, zitadel_user: dict[str, Any]
-) -> None:
+def test_user_check_by_id_or_login_name_sets_the_user_factor(zt: Zitadel, human: dict[str, Any]) -> None:
     for by in ("userId", "loginName"):
-        session = zt.new_session({"checks": {"user": user_check(zitadel_user, by)}}, rule="ZTD-R15")
+        session = zt.new_session({"checks": {"user": user_check(human, by)}}, rule="ZTD-R15")
         factors = factors_of(zt, session)
         user = factors.get("user") or {}
         expect(
             "ZTD-R15",
-            user.get("id") == zitadel_user["user_id"],
-            f"after a user check by {by}, factors.user.id must be {zitadel_user['user_id']!r}, "
-            f"got {factors!r}",
+            user.get("id") == human["user_id"],
+            f"after a user check by {by}, factors.user.id must be {human['user_id']!r}, got {factors!r}",
         )
         expect(
             "ZTD-R23",
@@ -123,13 +127,13 @@ def test_unknown_user_is_404(zt: Zitadel) -> None:
 
 @pytest.mark.rules("ZTD-R17")
 @pytest.mark.needs("writes", "zitadel_user", "provider_state")
-def test_checked_user_cannot_change(zt: Zitadel, zitadel_user: dict[str, Any], provider_state: Any) -> None:
+def test_checked_user_cannot_change(zt: Zitadel, human: dict[str, Any], provider_state: Any) -> None:
     other = provider_state("zitadel user exists", {})
-    if other.get("user_id") == zitadel_user["user_id"]:
+    if other.get("user_id") == human["user_id"]:
         pytest.skip(
             "the provider state `zitadel user exists` gave the same user again; a second user is needed"
         )
-    session = with_user(zt, zitadel_user)
+    session = with_user(zt, human)
     exchange = zt.set(session.id, {"checks": {"user": {"userId": other["user_id"]}}})
     expect(
         "ZTD-R17",
@@ -140,11 +144,11 @@ def test_checked_user_cannot_change(zt: Zitadel, zitadel_user: dict[str, Any], p
     factors = factors_of(zt, session)
     expect(
         "ZTD-R17",
-        (factors.get("user") or {}).get("id") == zitadel_user["user_id"],
+        (factors.get("user") or {}).get("id") == human["user_id"],
         f"the checked user changed after a refused user change: {factors.get('user')!r}",
     )
     # re-checking the same user is allowed (Z-20)
-    zt.change(session, {"checks": {"user": user_check(zitadel_user, "userId")}}, rule="ZTD-R17")
+    zt.change(session, {"checks": {"user": user_check(human, "userId")}}, rule="ZTD-R17")
 
 
 # --- password ------------------------------------------------------------------------------------
@@ -179,10 +183,8 @@ def test_user_bound_checks_need_a_user(zt: Zitadel) -> None:
 
 @pytest.mark.rules("ZTD-R19")
 @pytest.mark.needs("writes", "zitadel_user")
-def test_wrong_password_is_command_3m0fs(zt: Zitadel, zitadel_user: dict[str, Any]) -> None:
-    exchange = zt.create(
-        {"checks": {"user": user_check(zitadel_user), "password": {"password": WRONG_PASSWORD}}}
-    )
+def test_wrong_password_is_command_3m0fs(zt: Zitadel, human: dict[str, Any]) -> None:
+    exchange = zt.create({"checks": {"user": user_check(human), "password": {"password": WRONG_PASSWORD}}})
     expect(
         "ZTD-R19",
         exchange.status == 400,
@@ -199,14 +201,14 @@ def test_wrong_password_is_command_3m0fs(zt: Zitadel, zitadel_user: dict[str, An
 
 @pytest.mark.rules("ZTD-R22", "ZTD-R23")
 @pytest.mark.needs("writes", "zitadel_user")
-def test_password_factor_and_recheck(zt: Zitadel, zitadel_user: dict[str, Any]) -> None:
-    session = with_user(zt, zitadel_user)
+def test_password_factor_and_recheck(zt: Zitadel, human: dict[str, Any]) -> None:
+    session = with_user(zt, human)
     expect(
         "ZTD-R23",
         "password" not in factors_of(zt, session),
         "factors.password must be absent before a password check",
     )
-    zt.change(session, {"checks": {"password": {"password": zitadel_user["password"]}}}, rule="ZTD-R22")
+    zt.change(session, {"checks": {"password": {"password": human["password"]}}}, rule="ZTD-R22")
     first = factors_of(zt, session)
     first_at = parse_ts((first.get("password") or {}).get("verifiedAt"))
     expect(
@@ -214,7 +216,7 @@ def test_password_factor_and_recheck(zt: Zitadel, zitadel_user: dict[str, Any]) 
         first_at is not None,
         f"a successful password check must set factors.password.verifiedAt, got {first!r}",
     )
-    zt.change(session, {"checks": {"password": {"password": zitadel_user["password"]}}}, rule="ZTD-R22")
+    zt.change(session, {"checks": {"password": {"password": human["password"]}}}, rule="ZTD-R22")
     second = factors_of(zt, session)
     second_at = parse_ts((second.get("password") or {}).get("verifiedAt"))
     expect(
@@ -283,8 +285,8 @@ def test_failing_check_changes_nothing(zt: Zitadel) -> None:
 
 @pytest.mark.rules("ZTD-R30", "ZTD-R19")
 @pytest.mark.needs("writes", "zitadel_user")
-def test_failing_password_changes_nothing(zt: Zitadel, zitadel_user: dict[str, Any]) -> None:
-    session = with_user(zt, zitadel_user, metadata={"keep": b64("me")})
+def test_failing_password_changes_nothing(zt: Zitadel, human: dict[str, Any]) -> None:
+    session = with_user(zt, human, metadata={"keep": b64("me")})
     before = zt.read(session)
     exchange = zt.set(
         session.id,
@@ -308,8 +310,8 @@ def test_failing_password_changes_nothing(zt: Zitadel, zitadel_user: dict[str, A
 
 @pytest.mark.rules("ZTD-R20")
 @pytest.mark.needs("writes", "zitadel_user")
-def test_webauthn_check_needs_a_challenge(zt: Zitadel, zitadel_user: dict[str, Any]) -> None:
-    session = with_user(zt, zitadel_user)
+def test_webauthn_check_needs_a_challenge(zt: Zitadel, human: dict[str, Any]) -> None:
+    session = with_user(zt, human)
     exchange = zt.set(session.id, {"checks": {"webAuthN": {"credentialAssertionData": FAKE_ASSERTION}}})
     expect(
         "ZTD-R20",
@@ -349,7 +351,7 @@ def test_webauthn_challenge_needs_a_user(zt: Zitadel, target: Any) -> None:
 
 @pytest.mark.rules("ZTD-R25", "ZTD-R28")
 @pytest.mark.needs("writes", "zitadel_user", "embedded")
-def test_webauthn_challenge_with_user(zt: Zitadel, zitadel_user: dict[str, Any], target: Any) -> None:
+def test_webauthn_challenge_with_user(zt: Zitadel, human: dict[str, Any], target: Any) -> None:
     """Embedded: the test user has a passkey and the target's host is a domain of the instance."""
     challenge = {
         "webAuthN": {
@@ -357,7 +359,7 @@ def test_webauthn_challenge_with_user(zt: Zitadel, zitadel_user: dict[str, Any],
             "userVerificationRequirement": "USER_VERIFICATION_REQUIREMENT_REQUIRED",
         }
     }
-    exchange = zt.create({"checks": {"user": user_check(zitadel_user)}, "challenges": challenge})
+    exchange = zt.create({"checks": {"user": user_check(human)}, "challenges": challenge})
     expect(
         "ZTD-R25",
         exchange.status in (200, 201),
@@ -436,10 +438,10 @@ OTP_CASES = {
 @pytest.mark.parametrize("kind", sorted(OTP_CASES))
 @pytest.mark.rules("ZTD-R26", "ZTD-R27", "ZTD-R28", "ZTD-R29", "ZTD-R22")
 @pytest.mark.needs("writes", "zitadel_user", "embedded")
-def test_otp_code_returned_checked_once(zt: Zitadel, zitadel_user: dict[str, Any], kind: str) -> None:
+def test_otp_code_returned_checked_once(zt: Zitadel, human: dict[str, Any], kind: str) -> None:
     """Embedded: the test user has SMS and email OTP set up. The returned code checks once, then never."""
     rule, challenge = OTP_CASES[kind]
-    session = with_user(zt, zitadel_user)
+    session = with_user(zt, human)
     answer = zt.change(session, {"challenges": challenge}, rule=rule)
     challenges = answer.get("challenges")
     expect(
@@ -483,10 +485,10 @@ def test_otp_code_returned_checked_once(zt: Zitadel, zitadel_user: dict[str, Any
 
 @pytest.mark.rules("ZTD-R21", "ZTD-R29", "ZTD-R22")
 @pytest.mark.needs("writes", "zitadel_user", "provider_state")
-def test_idp_intent_succeeds_once(zt: Zitadel, zitadel_user: dict[str, Any], provider_state: Any) -> None:
-    intent = provider_state("zitadel idp intent succeeded", {"user_id": zitadel_user["user_id"]})
+def test_idp_intent_succeeds_once(zt: Zitadel, human: dict[str, Any], provider_state: Any) -> None:
+    intent = provider_state("zitadel idp intent succeeded", {"user_id": human["user_id"]})
     check = {"idpIntentId": intent["idp_intent_id"], "idpIntentToken": intent["idp_intent_token"]}
-    first = zt.create({"checks": {"user": user_check(zitadel_user, "userId"), "idpIntent": check}})
+    first = zt.create({"checks": {"user": user_check(human, "userId"), "idpIntent": check}})
     expect(
         "ZTD-R21",
         first.status in (200, 201),
@@ -501,19 +503,19 @@ def test_idp_intent_succeeds_once(zt: Zitadel, zitadel_user: dict[str, Any], pro
         parse_ts(intent_factor.get("verifiedAt")) is not None,
         f"a successful IdP-intent check must set factors.intent.verifiedAt, got {session.get('factors')!r}",
     )
-    again = zt.create({"checks": {"user": user_check(zitadel_user, "userId"), "idpIntent": check}})
+    again = zt.create({"checks": {"user": user_check(human, "userId"), "idpIntent": check}})
     expect(
         "ZTD-R21",
         400 <= again.status < 500,
         f"an IdP intent can be used only once: the second use must fail with a 4xx: {shown(again)}",
         evidence=again,
     )
-    fresh = provider_state("zitadel idp intent succeeded", {"user_id": zitadel_user["user_id"]})
+    fresh = provider_state("zitadel idp intent succeeded", {"user_id": human["user_id"]})
     wrong = {
         "idpIntentId": fresh["idp_intent_id"],
         "idpIntentToken": "wrong-" + fresh["idp_intent_token"][:40],
     }
-    exchange = zt.create({"checks": {"user": user_check(zitadel_user, "userId"), "idpIntent": wrong}})
+    exchange = zt.create({"checks": {"user": user_check(human, "userId"), "idpIntent": wrong}})
     expect(
         "ZTD-R21",
         exchange.status in (400, 403),

@@ -18,6 +18,7 @@ from _zitadel_steps import (
     error_status,
     format_ts,
     ids_query,
+    known_user,
     parse_ts,
     random_id,
     shown,
@@ -47,6 +48,12 @@ class Made:
 @pytest.fixture
 def zt(client: Any, zitadel_api: str, zitadel_prefix: str) -> Zitadel:
     return Zitadel(client, zitadel_prefix, zitadel_api)
+
+
+@pytest.fixture
+def human(zt: Zitadel, zitadel_user: dict[str, Any]) -> dict[str, Any]:
+    """The test user, with its ID resolved when only a login name was given."""
+    return known_user(zt, zitadel_user)
 
 
 def make(zt: Zitadel, count: int, body_of: Any = None) -> list[Made]:
@@ -116,11 +123,11 @@ def test_ids_query_and_and_combination(zt: Zitadel) -> None:
 
 @pytest.mark.rules("ZTD-R52")
 @pytest.mark.needs("writes", "zitadel_user")
-def test_user_id_query(zt: Zitadel, zitadel_user: dict[str, Any]) -> None:
-    with_user = zt.new_session({"checks": {"user": {"userId": zitadel_user["user_id"]}}}, rule="ZTD-R15")
+def test_user_id_query(zt: Zitadel, human: dict[str, Any]) -> None:
+    with_user = zt.new_session({"checks": {"user": {"userId": human["user_id"]}}}, rule="ZTD-R15")
     without = zt.new_session()
     mine = ids_query(with_user.id, without.id)
-    got, _, exchange = zt.list_ids([mine, {"userIdQuery": {"id": zitadel_user["user_id"]}}])
+    got, _, exchange = zt.list_ids([mine, {"userIdQuery": {"id": human["user_id"]}}])
     expect_same("ZTD-R52", got, [with_user.id], "userIdQuery of the checked user", exchange)
     got, _, exchange = zt.list_ids([mine, {"userIdQuery": {"id": random_id()}}])
     expect_same("ZTD-R52", got, [], "userIdQuery of another user", exchange)
