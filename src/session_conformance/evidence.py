@@ -60,7 +60,7 @@ class Exchange:
     def json_or_none(self) -> Any:
         try:
             return self.json()
-        except ValueError:
+        except (ValueError, RecursionError):
             return None
 
     @property

@@ -305,10 +305,9 @@ def redact_body(body: bytes | str | None, content_type: str | None = None) -> st
     if not text.strip():
         return text
     try:
-        parsed = json.loads(text)
-    except ValueError:
+        return json.dumps(redact_json(json.loads(text)), ensure_ascii=False)
+    except (ValueError, RecursionError):  # not JSON, or nested too deeply to walk
         return redact_text(text)
-    return json.dumps(redact_json(parsed), ensure_ascii=False)
 
 
 def redact(value: Any) -> Any:
