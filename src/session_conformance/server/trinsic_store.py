@@ -23,6 +23,7 @@ STATE_RANK_IN_PROGRESS, STATE_RANK_SUCCEEDED, STATE_RANK_FAILED = 0, 1, 2
 class TrinsicSession:
     id: str
     seq: int  # creation sequence number: the tie-breaker that keeps paging stable
+    change_seq: int  # sequence number of the last state change: the tie-breaker of OrderBy=Updated
     kind: str  # "widget", "hosted" or "advanced"
     provider: str | None
     created: int
@@ -88,6 +89,7 @@ class AccountSessions:
             session = TrinsicSession(
                 id=session_id or str(uuid.uuid4()),
                 seq=self._seq,
+                change_seq=self._seq,
                 kind=kind,
                 provider=provider,
                 created=now,
@@ -111,8 +113,10 @@ class AccountSessions:
             return list(self._sessions.values())
 
     def touch(self, session: TrinsicSession) -> None:
-        """Record a state change: ``updated`` moves to now, never backwards."""
+        """Record a state change: ``updated`` moves to now, never backwards (caller holds ``lock``)."""
         session.updated = max(session.updated, self.clock.now())
+        self._seq += 1
+        session.change_seq = self._seq
 
 
 class TrinsicStore:
@@ -133,9 +137,10 @@ class TrinsicStore:
 
 
 def order_key(order_by: str) -> Any:
-    """Sort key for OrderBy; ties fall back to creation order so pages never overlap."""
+    """Sort key for OrderBy. Ties (same second) fall back to the order of creation, or for Updated to
+    the order of the last change, so pages never overlap and a later change sorts later."""
     if order_by == "Updated":
-        return lambda s: (s.updated, s.seq)
+        return lambda s: (s.updated, s.change_seq)
     if order_by == "State":
         return lambda s: (s.state_rank, s.seq)
     return lambda s: (s.created, s.seq)

@@ -1,0 +1,263 @@
+"""Steps shared by the Trinsic semantic suites.
+
+Everything talks to the target through the plugin's ``ConformanceClient`` and fails a check only
+through :func:`session_conformance.verdict.expect`. A helper that *sets up* a check (creating a
+session, reading it back) blames the rule that makes the step legitimate (usually TRN-R04: a valid
+call answers 200 with its model), so a broken target is reported under a documented rule and never
+as a suite error.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from hypothesis import HealthCheck, settings
+
+from session_conformance.verdict import expect
+
+PREFIX = "/api/v1/sessions"
+FINISHED = "trinsic session finished"
+EMBEDDED_PROVIDER = "conformance-test"  # server.state.EMBEDDED_TRINSIC_PROVIDER
+MOBILE_PROVIDER = "conformance-test-mobile"  # DeeplinkToMobile + PollResult
+CONTENT_PROVIDER = "conformance-test-content"  # ShowContent + PollResult, refreshable content
+LOOKUP_PROVIDER = "f-indonesia-nik"  # PollResult only, needs providerInput.indonesiaNik
+
+ERROR_CODES = ("Internal", "Other", "Canceled", "UserAbandoned", "UserTimedOut", "Expired", "InvalidImage",
+               "Inauthentic", "UnsupportedDocument", "AssuranceLevelNotMet")
+CAPABILITIES = ("LaunchBrowser", "DeeplinkToMobile", "ShowContent", "RefreshStepContent", "CaptureRedirect",
+                "PollResult")
+LAUNCH_METHODS = ("LaunchBrowser", "PollResult", "DeeplinkToMobile", "ShowContent")
+COLLECTION_METHODS = ("PollResult", "CaptureRedirect")
+ORDERINGS = ("Created", "Updated", "State")
+DIRECTIONS = ("Ascending", "Descending")
+HOSTED_FLOW = ["LaunchBrowser", "CaptureRedirect"]
+REDIRECT_URL = "https://conformance.example/trinsic/done"
+VALID_NIK = {"fullName": "Ada Lovelace", "dateOfBirth": "1815-12-10", "nikIdNumber": "3174012345678901"}
+_URI_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+
+
+def shown(exchange: Any) -> str:
+    """A short account of an answer for failure messages (the plugin attaches the full exchange)."""
+    text = exchange.text.strip().replace("\n", " ")
+    return f"{exchange.method} {urlsplit(exchange.url).path} -> {exchange.status} {text[:300]}"
+
+
+def json_of(exchange: Any, rule: str = "TRN-R04") -> Any:
+    try:
+        return exchange.json()
+    except ValueError:
+        expect(rule, False, f"the answer is not JSON: {shown(exchange)}", evidence=exchange)
+        raise AssertionError("unreachable") from None
+
+
+def is_absolute_url(text: Any) -> bool:
+    if not isinstance(text, str):
+        return False
+    parts = urlsplit(text)
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
+def is_uuid(text: Any) -> bool:
+    try:
+        return isinstance(text, str) and len(text) == 36 and str(uuid.UUID(text)) == text.lower()
+    except ValueError:
+        return False
+
+
+def has_uri_scheme(text: Any) -> bool:
+    return isinstance(text, str) and bool(_URI_SCHEME.match(text))
+
+
+def parse_time(text: Any) -> datetime | None:
+    if not isinstance(text, str):
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def walk_keys(value: Any) -> Iterator[str]:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield key
+            yield from walk_keys(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from walk_keys(item)
+
+
+def hypothesis_settings(budget: Any, *, examples: int | None = None) -> settings:
+    """Profile-sized Hypothesis settings for checks that talk to a live target."""
+    return settings(
+        max_examples=examples or getattr(budget, "max_examples", 25),
+        deadline=None,
+        database=None,
+        derandomize=True,  # the same examples every run: no flaky verdicts
+        suppress_health_check=list(HealthCheck),
+    )
+
+
+# --- the session invariants (TRN-R25..R28, R42) ------------------------------------------------------
+
+
+def check_session(session: Any, where: str, *, evidence: Any = None) -> dict[str, Any]:
+    """Every rule one Session object must obey on its own."""
+    expect("TRN-R04", isinstance(session, dict), f"{where}: session is not an object: {session!r}",
+           evidence=evidence)
+    done, success, code = session.get("done"), session.get("success"), session.get("errorCode")
+    created, updated = session.get("created"), session.get("updated")
+    expect("TRN-R04", isinstance(done, bool) and isinstance(success, bool),
+           f"{where}: done/success must be booleans: {session!r}", evidence=evidence)
+    expect("TRN-R42", code is None or code in ERROR_CODES,
+           f"{where}: errorCode {code!r} is not a SessionErrorCode value", evidence=evidence)
+    expect("TRN-R26", not success or done, f"{where}: success true but done false: {session!r}",
+           evidence=evidence)
+    expect("TRN-R27", not (success and code is not None),
+           f"{where}: a successful session carries errorCode {code!r}", evidence=evidence)
+    expect("TRN-R27", code is None or done, f"{where}: errorCode {code!r} on a session not done",
+           evidence=evidence)
+    expect("TRN-R28", isinstance(created, int) and isinstance(updated, int) and not isinstance(created, bool)
+           and not isinstance(updated, bool), f"{where}: created/updated must be integers: {session!r}",
+           evidence=evidence)
+    expect("TRN-R28", updated >= created, f"{where}: updated {updated} is before created {created}",
+           evidence=evidence)
+    return session
+
+
+@dataclass
+class Created:
+    session_id: str
+    body: dict[str, Any]
+    exchange: Any
+
+
+class Trinsic:
+    """The nine operations, one method each; every method returns the ``Exchange``."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    # raw calls
+    def create_widget(self, body: Any, **kw: Any) -> Any:
+        return self.client.request("POST", f"{PREFIX}/widget", json=body, **kw)
+
+    def create_hosted(self, body: Any, **kw: Any) -> Any:
+        return self.client.request("POST", f"{PREFIX}/provider/hosted", json=body, **kw)
+
+    def create_advanced(self, body: Any, **kw: Any) -> Any:
+        return self.client.request("POST", f"{PREFIX}/provider/advanced", json=body, **kw)
+
+    def get(self, session_id: str, **kw: Any) -> Any:
+        return self.client.request("GET", f"{PREFIX}/{session_id}", **kw)
+
+    def list(self, params: dict[str, Any] | None = None, **kw: Any) -> Any:
+        return self.client.request("GET", f"{PREFIX}/list", params=params, **kw)
+
+    def cancel(self, session_id: str, **kw: Any) -> Any:
+        return self.client.request("POST", f"{PREFIX}/{session_id}/cancel", **kw)
+
+    def redact(self, session_id: str, **kw: Any) -> Any:
+        return self.client.request("POST", f"{PREFIX}/{session_id}/redact", **kw)
+
+    def results(self, session_id: str, key: Any, **kw: Any) -> Any:
+        return self.client.request("POST", f"{PREFIX}/{session_id}/results", json={"resultsAccessKey": key},
+                                   **kw)
+
+    def refresh(self, session_id: str, key: str | None, **kw: Any) -> Any:
+        body = {"resultsAccessKey": key} if key is not None else {}
+        return self.client.request("POST", f"{PREFIX}/{session_id}/step/refresh", json=body, **kw)
+
+    # set-up steps that must succeed
+    def created(self, exchange: Any, what: str) -> Created:
+        expect("TRN-R04", exchange.status == 200, f"{what} must answer 200: {shown(exchange)}", evidence=exchange)
+        body = json_of(exchange)
+        expect("TRN-R04", isinstance(body, dict) and isinstance(body.get("sessionId"), str),
+               f"{what}: the answer must carry sessionId: {shown(exchange)}", evidence=exchange)
+        return Created(body["sessionId"], body, exchange)
+
+    def new_widget(self, body: dict[str, Any] | None = None) -> Created:
+        return self.created(self.create_widget(body if body is not None else {}), "Create Widget Session")
+
+    def new_hosted(self, provider: str, body: dict[str, Any] | None = None) -> Created:
+        payload = {"provider": provider, "redirectUrl": REDIRECT_URL, **(body or {})}
+        return self.created(self.create_hosted(payload), "Create Hosted Provider Session")
+
+    def new_advanced(self, body: dict[str, Any]) -> Created:
+        return self.created(self.create_advanced(body), "Create Advanced Provider Session")
+
+    def session(self, session_id: str, rule: str = "TRN-R04", **kw: Any) -> dict[str, Any]:
+        exchange = self.get(session_id, **kw)
+        expect(rule, exchange.status == 200, f"Get Session of a session of this account must answer 200: "
+               f"{shown(exchange)}", evidence=exchange)
+        body = json_of(exchange)
+        expect("TRN-R04", isinstance(body, dict) and "session" in body,
+               f"Get Session must answer {{session}}: {shown(exchange)}", evidence=exchange)
+        return check_session(body["session"], "Get Session", evidence=exchange)
+
+    def page(self, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        exchange = self.list(params)
+        expect("TRN-R04", exchange.status == 200, f"List Sessions with {params} must answer 200: "
+               f"{shown(exchange)}", evidence=exchange)
+        body = json_of(exchange)
+        expect("TRN-R04", isinstance(body, dict) and isinstance(body.get("sessions"), list)
+               and isinstance(body.get("total"), int) and isinstance(body.get("more"), bool),
+               f"List Sessions must answer {{sessions, total, more}}: {shown(exchange)}", evidence=exchange)
+        for item in body["sessions"]:
+            check_session(item, "List Sessions", evidence=exchange)
+        body["_exchange"] = exchange
+        return body
+
+    def all_ids(self, params: dict[str, Any] | None = None, limit: int = 40) -> list[str]:
+        """Every session ID in listing order (at most ``limit`` pages of 50)."""
+        ids: list[str] = []
+        for page in range(1, limit + 1):
+            body = self.page({**(params or {}), "PageSize": 50, "Page": page})
+            ids += [s["id"] for s in body["sessions"]]
+            if not body["more"]:
+                break
+        return ids
+
+
+def finish(provider_state: Any, session_id: str, success: bool, error_code: str | None = None,
+           token: str | None = None) -> str:
+    """Drive the session to its end through the provider-state hook; its results access key."""
+    params: dict[str, Any] = {"session_id": session_id, "success": success}
+    if not success:
+        params["error_code"] = error_code or "UserAbandoned"
+    answer = provider_state(FINISHED, params, token=token) if token else provider_state(FINISHED, params)
+    return answer["results_access_key"]
+
+
+def problem_body(exchange: Any) -> dict[str, Any] | None:
+    """The ProblemDetails of an error answer, or None when the body is not one."""
+    try:
+        body = exchange.json()
+    except ValueError:
+        return None
+    if not isinstance(body, dict):
+        return None
+    for key, kind in (("type", str), ("title", str), ("detail", str), ("instance", str), ("status", int)):
+        if body.get(key) is not None and not isinstance(body[key], kind):
+            return None
+    return body
+
+
+def expect_rejected(rule: str, exchange: Any, what: str, statuses: Iterable[int] = (400,)) -> None:
+    """The call must be refused with one of ``statuses`` (default 400) and a ProblemDetails body."""
+    allowed = tuple(statuses)
+    expect(rule, exchange.status in allowed, f"{what} must be refused with {'/'.join(map(str, allowed))}: "
+           f"{shown(exchange)}", evidence=exchange)
+    expect("TRN-R03", problem_body(exchange) is not None,
+           f"{what}: the {exchange.status} answer must carry ProblemDetails: {shown(exchange)}",
+           evidence=exchange)
+
+
+def advanced(provider: str, capabilities: list[str], **extra: Any) -> dict[str, Any]:
+    return {"provider": provider, "capabilities": capabilities, **extra}
