@@ -1,0 +1,383 @@
+"""The reporting side of a conformance run (a pytest plugin; loaded by ``session_conformance.pytest_plugin``).
+
+Where things happen (pytest-xdist safe):
+
+- every test process (the xdist workers, or the only process): Allure labels, links, severity,
+  the description section and, for each failure or error, the masked request/response evidence
+  and cURL lines as attachments. The data comes from the per-test record the conformance plugin
+  leaves on the item (``ITEM_RECORD``) and on the report (``report.conformance``), already masked;
+- the controller (or the only process): collects one :class:`CheckRecord` per test from
+  ``pytest_runtest_logreport`` and, at session end, writes ``environment.properties``,
+  ``categories.json`` and ``executor.json`` into the Allure results and
+  ``conformance-summary.{json,md}`` into the reports folder.
+
+Reporting is on for a conformance run: when the run's paths are under ``suites/``, or when
+``--reports-dir``/``CONFORMANCE_REPORTS_DIR`` or ``--alluredir`` is given. It then defaults
+``--alluredir`` to ``<reports>/allure-results`` (cleaned at the start of the run) and
+``--junitxml`` to ``<reports>/junit.xml`` when they are not given.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from session_conformance import __version__
+from session_conformance.contracts import API_FAMILY, APIS, load_contracts, load_rules
+from session_conformance.reporting.allure_labels import plan_labels
+from session_conformance.reporting.environment import contract_link_base, write_metadata
+from session_conformance.reporting.masking import mask_text, mask_url
+from session_conformance.reporting.summary import (
+    CheckRecord,
+    Outcome,
+    build_summary,
+    failure_rule_of,
+    write_summary,
+)
+
+REPORTS_ENV = "CONFORMANCE_REPORTS_DIR"
+MAX_ATTACHED_EXCHANGES = 5
+EMBEDDED_TARGET = "embedded reference server"
+REPORTER_NAME = "session-conformance-reporter"
+
+
+@dataclass
+class _State:
+    active: bool = False
+    reports_dir: Path = Path("reports")
+    worker: bool = False
+    distributed: bool = False  # this process is an xdist controller: its tests run elsewhere
+    started: str = ""
+    records: dict[str, CheckRecord] = field(default_factory=dict)
+    session_errors: list[str] = field(default_factory=list)
+    attached: set[str] = field(default_factory=set)
+    summary_lines: list[str] = field(default_factory=list)
+
+
+STATE_KEY: pytest.StashKey[_State] = pytest.StashKey()
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+# --- options and activation ----------------------------------------------------------------------
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("conformance-reports", "session-conformance reports")
+    group.addoption("--reports-dir", dest="conformance_reports_dir", default=None, metavar="DIR",
+                    help=f"where reports go (default: ${REPORTS_ENV} or ./reports): allure-results/, "
+                         "junit.xml, conformance-summary.json/.md")
+
+
+def _under_suites(config: pytest.Config) -> bool:
+    suites = (config.rootpath / "suites").resolve()
+    base = config.invocation_params.dir
+    for arg in config.args:
+        path = (base / arg.split("::", 1)[0]).resolve()
+        if path == suites or suites in path.parents:
+            return True
+    return False
+
+
+def _reports_dir(config: pytest.Config) -> tuple[Path | None, bool]:
+    """The reports folder and whether the user named it (option, environment, or ``--alluredir``)."""
+    base = config.invocation_params.dir
+    given = config.getoption("conformance_reports_dir", None) or os.environ.get(REPORTS_ENV, "").strip()
+    if given:
+        return (base / given).resolve(), True
+    alluredir = getattr(config.option, "allure_report_dir", None)
+    if alluredir:
+        results = (base / alluredir).resolve()
+        return (results.parent if results.name == "allure-results" else base / "reports").resolve(), True
+    return (base / "reports").resolve(), False
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    state = _State(worker=hasattr(config, "workerinput"))
+    config.stash[STATE_KEY] = state
+    if config.getoption("help", False) or config.getoption("collectonly", False):
+        return
+    reports_dir, named = _reports_dir(config)
+    state.active = named or _under_suites(config)
+    if not state.active or reports_dir is None:
+        return
+    state.reports_dir = reports_dir
+    state.started = _now()
+    if state.worker:
+        # The controller prepared the results folder; a worker cleaning it would race the others.
+        config.option.clean_alluredir = False
+        return
+    state.distributed = bool(getattr(config.option, "numprocesses", None)) or \
+        getattr(config.option, "dist", "no") not in ("no", None)
+    if not getattr(config.option, "allure_report_dir", None):
+        config.option.allure_report_dir = str(reports_dir / "allure-results")
+        config.option.clean_alluredir = True
+    if not getattr(config.option, "xmlpath", None):
+        reports_dir.mkdir(parents=True, exist_ok=True)
+        config.option.xmlpath = str(reports_dir / "junit.xml")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    state = _state(session.config)
+    if state.active and not session.config.pluginmanager.has_plugin(REPORTER_NAME):
+        session.config.pluginmanager.register(Reporter(session.config, state), REPORTER_NAME)
+
+
+def _state(config: pytest.Config) -> _State:
+    return config.stash.get(STATE_KEY, None) or _State()
+
+
+def _allure_on(config: pytest.Config) -> bool:
+    return bool(getattr(config.option, "allure_report_dir", None))
+
+
+# --- per test, where the test runs ---------------------------------------------------------------
+
+
+def _item_record(item: pytest.Item) -> Any:
+    try:
+        from session_conformance.pytest_plugin import ITEM_RECORD
+    except ImportError:
+        return None
+    return item.stash.get(ITEM_RECORD, None)
+
+
+def _selected_apis() -> tuple[str, ...]:
+    try:
+        from session_conformance.pytest_plugin import current_options
+    except ImportError:
+        return APIS
+    return tuple(current_options().apis)
+
+
+def apis_of(api: str | None, selected: tuple[str, ...]) -> tuple[str, ...]:
+    """The APIs a check belongs to: its own, or every selected API of its family."""
+    if api in APIS:
+        return (api,)
+    if api in ("trinsic", "zitadel"):
+        return tuple(a for a in selected if API_FAMILY[a] == api)
+    return ()
+
+
+def _apis_for_rules(rules: list[str], selected: tuple[str, ...]) -> tuple[str, ...]:
+    families = {"trinsic" if r.startswith("TRN-") else "zitadel" for r in rules}
+    return tuple(a for a in selected if API_FAMILY[a] in families)
+
+
+def _operation_ids(operations: list[str], apis: tuple[str, ...]) -> list[str]:
+    out: list[str] = []
+    for operation in operations:
+        api, _, op_id = operation.partition(":")
+        if (not op_id or api in apis) and (op_id or api) not in out:
+            out.append(op_id or api)
+    return out
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_teardown(item: pytest.Item) -> None:
+    """Labels, links and description; runs inside allure-pytest's teardown wrapper, before it reads them."""
+    if not _state(item.config).active or not _allure_on(item.config):
+        return
+    record = _item_record(item)
+    if record is None:
+        return
+    import allure
+    from allure_pytest.utils import allure_description
+
+    selected = _selected_apis()
+    apis = apis_of(record.api, selected) or _apis_for_rules(list(record.rules), selected)
+    operations = _operation_ids(list(record.operations), apis)
+    plan = plan_labels(apis=apis, operations=operations, rules=list(record.rules), catalogue=load_rules(),
+                       contracts=load_contracts(), link_base=contract_link_base())
+    for name, value in plan.labels:
+        allure.dynamic.label(name, value)
+    has_severity = any(m.kwargs.get("label_type") == "severity" for m in item.iter_markers("allure_label"))
+    if not has_severity:
+        allure.dynamic.severity(allure.severity_level(plan.severity))
+    for link in plan.links:
+        allure.dynamic.link(link.url, link_type=link.type, name=link.name)
+    if plan.description:
+        own = allure_description(item) or ""
+        allure.dynamic.description((str(own).strip() + "\n" if own else "") + plan.description)
+    callspec = getattr(item, "callspec", None)
+    if len(apis) == 1 and not (callspec and ({"api", "zitadel_api"} & set(callspec.params))):
+        allure.dynamic.parameter("api", apis[0], excluded=True)
+
+
+def _attach_evidence(data: dict[str, Any], base_url: str | None) -> None:
+    import allure
+
+    exchanges = list(data.get("exchanges") or [])[-MAX_ATTACHED_EXCHANGES:]
+    curls = []
+    for index, exchange in enumerate(exchanges, 1):
+        operation = exchange.get("operation") or \
+            f"{exchange.get('method', '')} {urlsplit(str(exchange.get('url', ''))).path}".strip()
+        name = f"exchange {index}/{len(exchanges)}: {operation} → HTTP {exchange.get('status')}"
+        # to_dict() output is already masked; mask again so nothing unmasked can slip through here.
+        allure.attach(mask_text(json.dumps(exchange, indent=2, ensure_ascii=False)), name=name,
+                      attachment_type=allure.attachment_type.JSON)
+        if exchange.get("curl"):
+            curls.append(f"# {operation}\n{mask_text(str(exchange['curl']))}")
+    if curls:
+        allure.attach("\n\n".join(curls) + "\n", name="reproduce with cURL",
+                      attachment_type=allure.attachment_type.TEXT)
+    replay = data.get("replay")
+    if replay:
+        if base_url:
+            replay = str(replay).replace(base_url, mask_url(base_url))
+        allure.attach(mask_text(str(replay)) + "\n", name="replay this check",
+                      attachment_type=allure.attachment_type.TEXT)
+
+
+# --- per report: attachments (test process) and records (controller) -----------------------------
+
+
+def _outcome(report: pytest.TestReport, data: dict[str, Any]) -> tuple[Outcome, str | None, str | None]:
+    """This phase's outcome for the summary, the masked one-line reason, and the failed rule."""
+    if report.passed:
+        return "passed", None, None
+    message = str(data.get("message") or "")
+    if not message:
+        longrepr = report.longrepr
+        message = str(longrepr[2]) if isinstance(longrepr, tuple) else str(report.longreprtext)
+    line = mask_text(message.strip().split("\n", 1)[0])[:500]
+    if report.skipped:
+        return "skipped", line.removeprefix("Skipped: ") or "skipped", None
+    rule = data.get("failure_rule") or failure_rule_of(message)
+    if rule:  # a rule violation, also when a fixture met it during setup
+        return "failed", line, str(rule)
+    return "error", (f"{report.when}: {line}" if report.when != "call" else line), None
+
+
+class Reporter:
+    """The per-run hooks (registered by ``pytest_configure`` when reporting is on)."""
+
+    def __init__(self, config: pytest.Config, state: _State) -> None:
+        self.config = config
+        self.state = state
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        state = self.state
+        data = getattr(report, "conformance", None)
+        if not isinstance(data, dict):
+            return
+        if (not state.distributed and report.failed and report.nodeid not in state.attached
+                and _allure_on(self.config)):
+            state.attached.add(report.nodeid)
+            _attach_evidence(data, _base_url())
+        if state.worker:
+            return
+        outcome, reason, rule = _outcome(report, data)
+        record = state.records.get(report.nodeid)
+        if record is None:
+            selected = _selected_apis()
+            rules = tuple(str(r) for r in data.get("rules") or ())
+            apis = apis_of(data.get("api"), selected) or _apis_for_rules(list(rules), selected)
+            record = CheckRecord(nodeid=report.nodeid, apis=apis, rules=rules)
+            state.records[report.nodeid] = record
+        record.operations = tuple(dict.fromkeys([*record.operations, *(data.get("operations") or ())]))
+        record.merge(outcome, reason, rule)
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed and not self.state.worker:
+            self.state.session_errors.append(f"collection error in {report.nodeid or 'the session'}")
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        if not self.state.worker:
+            write_reports(self.config, self.state, exitstatus)
+
+    def pytest_terminal_summary(self, terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+        if self.state.summary_lines:
+            terminalreporter.write_sep("-", "conformance verdicts")
+            for line in self.state.summary_lines:
+                terminalreporter.write_line(line)
+
+
+def _base_url() -> str | None:
+    try:
+        from session_conformance.pytest_plugin import current_options
+    except ImportError:
+        return None
+    return current_options().base_url
+
+
+# --- session end, in the controller --------------------------------------------------------------
+
+
+def environment_values(target: str) -> dict[str, object]:
+    try:
+        from session_conformance.pytest_plugin import current_options, run_seed
+
+        options: Any = current_options()
+        seed: object = run_seed()
+    except ImportError:
+        options, seed = None, None
+    contracts = load_contracts()
+    values: dict[str, object] = {
+        "target": target,
+        "apis": ",".join(_selected_apis()),
+        "profile": options.profile.name if options is not None else "",
+        "suite.version": __version__,
+        "contracts.digest": contracts.digest(),
+        "strict.properties": str(bool(getattr(options, "strict", False))).lower(),
+        "read.only": str(bool(getattr(options, "read_only", False))).lower(),
+        "hypothesis.seed": seed,
+        "python": platform.python_version(),
+    }
+    faults = getattr(options, "server_faults", None)
+    if faults:
+        values["embedded.server.faults"] = ",".join(faults)
+    rules = getattr(options, "rules", None)
+    if rules:
+        values["rules.selected"] = ",".join(sorted(rules))
+    return values
+
+
+def _target() -> str:
+    base_url = _base_url()
+    return mask_url(base_url) if base_url else EMBEDDED_TARGET
+
+
+def write_reports(config: pytest.Config, state: _State, exitstatus: int) -> None:
+    """Allure metadata files and the conformance summary (controller only)."""
+    target = _target()
+    if exitstatus == pytest.ExitCode.INTERRUPTED:
+        state.session_errors.append("the run was interrupted")
+    if _allure_on(config):
+        base = config.invocation_params.dir
+        write_metadata((base / config.option.allure_report_dir).resolve(), environment_values(target))
+    try:
+        from session_conformance.pytest_plugin import current_options
+
+        options: Any = current_options()
+    except ImportError:
+        options = None
+    summary = build_summary(
+        rules=load_rules(),
+        apis=_selected_apis(),
+        records=state.records.values(),
+        target=target,
+        started=state.started,
+        finished=_now(),
+        suite_version=__version__,
+        contracts_digest=load_contracts().digest(),
+        profile=options.profile.name if options is not None else "",
+        session_errors=state.session_errors,
+        selected_rules=getattr(options, "rules", None),
+    )
+    _json_path, md_path = write_summary(summary, state.reports_dir)
+    state.summary_lines = [f"{api}: {verdict}" for api, verdict in summary["verdicts"].items()]
+    state.summary_lines.append(f"summary: {md_path}")

@@ -1,0 +1,301 @@
+"""Rule and API verdicts of a run, and ``conformance-summary.{json,md}``.
+
+The pytest plugin turns every test report into a :class:`CheckRecord` (in the xdist controller,
+never in a worker); :func:`build_summary` then judges every rule of the selected APIs:
+
+rule verdict (per API; Zitadel rules are judged for ``zitadel-v2`` and ``zitadel-v2beta`` apart)
+    ``failed``  a check failed on this rule (its message starts with ``[RULE-ID]``);
+    ``error``   otherwise, a check of this rule could not finish (suite or environment problem);
+    ``passed``  otherwise, at least one check of this rule passed;
+    ``skipped`` otherwise: every check was skipped, or no check in the run covers the rule.
+
+API verdict
+    ``non-conformant`` any rule failed;
+    ``incomplete``     otherwise, any rule or check of the API errored, or no rule passed;
+    ``conformant``     otherwise (every rule that was checked passed, at least one ran).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from session_conformance.contracts import API_FAMILY, APIS
+
+Outcome = Literal["passed", "failed", "skipped", "error"]
+Verdict = Literal["conformant", "non-conformant", "incomplete"]
+
+SUMMARY_FORMAT = "session-conformance-summary/1"
+RULE_ID = re.compile(r"\b((?:TRN|ZTD)-[RX]\d+)\b")
+RULE_PREFIX = re.compile(r"^\[((?:TRN|ZTD)-[RX]\d+)\]")
+NOT_CHECKED = "not observable through the API: no check in this run covers it"
+NOT_SELECTED = "not selected in this run (--rules)"
+_OUTCOME_RANK: dict[str, int] = {"passed": 0, "skipped": 1, "error": 2, "failed": 3}
+
+
+@dataclass
+class CheckRecord:
+    """One test (one pytest node id), merged over its setup, call and teardown reports."""
+
+    nodeid: str
+    apis: tuple[str, ...]
+    rules: tuple[str, ...]
+    outcome: Outcome = "passed"
+    failure_rule: str | None = None
+    reason: str | None = None  # already masked; None when passed
+    operations: tuple[str, ...] = ()
+
+    def merge(self, outcome: Outcome, reason: str | None, failure_rule: str | None) -> None:
+        """Fold one phase's outcome in: failed > error > skipped > passed; the first reason stays."""
+        if _OUTCOME_RANK[outcome] > _OUTCOME_RANK[self.outcome]:
+            self.outcome = outcome
+            self.reason = reason
+            self.failure_rule = failure_rule if outcome == "failed" else None
+
+
+@dataclass
+class RuleResult:
+    id: str
+    api: str
+    inferred: bool
+    statement: str
+    verdict: Outcome = "skipped"
+    reason: str | None = None
+    checks: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": self.id, "api": self.api, "verdict": self.verdict}
+        if self.verdict != "passed":
+            out["reason"] = self.reason or NOT_CHECKED
+        out["checks"] = list(self.checks)
+        out["inferred"] = self.inferred
+        out["statement"] = self.statement
+        return out
+
+
+@dataclass
+class ApiResult:
+    api: str
+    verdict: Verdict
+    reason: str
+    rules: dict[str, int]
+    checks: dict[str, int]
+
+    def as_json(self) -> dict[str, Any]:
+        return {"verdict": self.verdict, "reason": self.reason, "rules": self.rules, "checks": self.checks}
+
+
+def failure_rule_of(message: str) -> str | None:
+    """The rule a failure message names: ``[TRN-R07] ...`` → ``TRN-R07`` (also after ``Class: ``)."""
+    text = message.strip()
+    match = RULE_PREFIX.match(text)
+    if match is None and ": " in text.split("\n", 1)[0]:
+        match = RULE_PREFIX.match(text.split(": ", 1)[1])
+    return match.group(1) if match else None
+
+
+def rule_applies(rule_api: str, api: str) -> bool:
+    """``rules.json`` names the family (``trinsic``, ``zitadel``); a run names APIs."""
+    return API_FAMILY.get(api) == rule_api or rule_api == api
+
+
+def _judge_rule(result: RuleResult, records: Sequence[CheckRecord]) -> None:
+    outcomes: dict[str, list[tuple[str, str | None]]] = {k: [] for k in _OUTCOME_RANK}
+    for record in records:
+        declared = result.id in record.rules
+        if record.outcome == "failed":
+            if record.failure_rule == result.id:
+                outcomes["failed"].append((record.nodeid, record.reason))
+            elif record.failure_rule is None and declared:
+                outcomes["error"].append((record.nodeid, f"failed without naming a rule: {record.reason}"))
+            elif declared:
+                outcomes["skipped"].append(
+                    (record.nodeid, f"not reached: the check stopped at a failure of {record.failure_rule}"))
+            else:
+                continue
+        elif not declared:
+            continue
+        else:
+            outcomes[record.outcome].append((record.nodeid, record.reason))
+        result.checks.append(record.nodeid)
+    for verdict in ("failed", "error", "passed", "skipped"):
+        found = outcomes[verdict]
+        if not found:
+            continue
+        result.verdict = verdict
+        if verdict == "passed":
+            result.reason = None
+        else:
+            _nodeid, reason = found[0]
+            more = f" (and {len(found) - 1} more check(s))" if len(found) > 1 else ""
+            result.reason = f"{reason or verdict}{more}"
+        return
+    result.verdict = "skipped"
+    result.reason = NOT_CHECKED
+
+
+def judge(
+    rules: Mapping[str, Mapping[str, Any]],
+    apis: Iterable[str],
+    records: Iterable[CheckRecord],
+    *,
+    session_errors: Sequence[str] = (),
+    selected_rules: Collection[str] | None = None,
+) -> tuple[list[RuleResult], dict[str, ApiResult]]:
+    """Every rule of ``apis`` with its verdict, and the verdict of each API.
+
+    ``session_errors`` are problems outside any test (collection errors, an interrupted run): they
+    make every API incomplete. ``selected_rules`` (``--rules``) only changes the reason given for
+    rules that no check covered.
+    """
+    selected = [api for api in APIS if api in set(apis)]
+    records = list(records)
+    rule_results: list[RuleResult] = []
+    api_results: dict[str, ApiResult] = {}
+    for api in selected:
+        api_records = [r for r in records if api in r.apis]
+        results = []
+        for rule_id, rule in rules.items():
+            if not rule_applies(str(rule.get("api", "")), api):
+                continue
+            result = RuleResult(id=rule_id, api=api, inferred=bool(rule.get("inferred", False)),
+                                statement=str(rule.get("statement", "")))
+            _judge_rule(result, api_records)
+            if not result.checks and selected_rules is not None and rule_id not in selected_rules:
+                result.reason = NOT_SELECTED
+            results.append(result)
+        rule_results.extend(results)
+        api_results[api] = _judge_api(api, results, api_records, session_errors)
+    return rule_results, api_results
+
+
+def _count(values: Iterable[str]) -> dict[str, int]:
+    counts = {"passed": 0, "failed": 0, "error": 0, "skipped": 0}
+    for value in values:
+        counts[value] = counts.get(value, 0) + 1
+    return counts
+
+
+def _judge_api(api: str, results: Sequence[RuleResult], records: Sequence[CheckRecord],
+               session_errors: Sequence[str]) -> ApiResult:
+    rule_counts = _count(r.verdict for r in results)
+    check_counts = _count(r.outcome for r in records)
+    failed = [r.id for r in results if r.verdict == "failed"]
+    errored = [r.id for r in results if r.verdict == "error"]
+    loose_errors = [r.nodeid for r in records if r.outcome == "error" and not r.rules]
+    if failed:
+        return ApiResult(api, "non-conformant", f"rule(s) failed: {', '.join(failed)}",
+                         rule_counts, check_counts)
+    if errored or loose_errors or session_errors:
+        parts = []
+        if errored:
+            parts.append(f"rule(s) could not be checked because of errors: {', '.join(errored)}")
+        if loose_errors:
+            parts.append(f"check(s) errored: {', '.join(loose_errors)}")
+        parts.extend(session_errors)
+        return ApiResult(api, "incomplete", "; ".join(parts), rule_counts, check_counts)
+    if not rule_counts["passed"]:
+        return ApiResult(api, "incomplete", "no check of this API ran", rule_counts, check_counts)
+    return ApiResult(api, "conformant", f"all {rule_counts['passed']} checked rule(s) passed; "
+                     f"{rule_counts['skipped']} not checked", rule_counts, check_counts)
+
+
+def build_summary(
+    *,
+    rules: Mapping[str, Mapping[str, Any]],
+    apis: Iterable[str],
+    records: Iterable[CheckRecord],
+    target: str,
+    started: str,
+    finished: str,
+    suite_version: str,
+    contracts_digest: str,
+    profile: str,
+    session_errors: Sequence[str] = (),
+    selected_rules: Collection[str] | None = None,
+) -> dict[str, Any]:
+    """The summary document (``conformance-summary.json``). ``target`` must already be masked."""
+    apis = [api for api in APIS if api in set(apis)]
+    records = list(records)
+    rule_results, api_results = judge(rules, apis, records, session_errors=session_errors,
+                                      selected_rules=selected_rules)
+    return {
+        "format": SUMMARY_FORMAT,
+        "target": target,
+        "apis": apis,
+        "started": started,
+        "finished": finished,
+        "suite_version": suite_version,
+        "contracts_digest": contracts_digest,
+        "profile": profile,
+        "verdicts": {api: result.verdict for api, result in api_results.items()},
+        "per_api": {api: result.as_json() for api, result in api_results.items()},
+        "checks": _count(r.outcome for r in records),
+        "session_errors": list(session_errors),
+        "rules": [r.as_json() for r in rule_results],
+    }
+
+
+def _cell(text: object) -> str:
+    return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").strip()
+
+
+_ICON = {"passed": "✅ passed", "failed": "❌ failed", "error": "⚠️ error", "skipped": "⏭️ skipped",
+         "conformant": "✅ conformant", "non-conformant": "❌ non-conformant", "incomplete": "⚠️ incomplete"}
+
+
+def render_markdown(summary: Mapping[str, Any]) -> str:
+    """``conformance-summary.md``: the same facts as the JSON, for people."""
+    lines = [
+        "# Conformance summary",
+        "",
+        f"- **Target:** `{summary['target']}`",
+        f"- **APIs:** {', '.join(summary['apis']) or '(none)'}",
+        f"- **Profile:** {summary['profile']}",
+        f"- **Started / finished:** {summary['started']} / {summary['finished']}",
+        f"- **Suite version:** {summary['suite_version']}",
+        f"- **Contracts digest:** `{summary['contracts_digest']}`",
+        "",
+        "## Verdicts",
+        "",
+        "| API | verdict | rules passed | failed | error | skipped | why |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for api, details in summary["per_api"].items():
+        counts = details["rules"]
+        lines.append(f"| {api} | {_ICON[details['verdict']]} | {counts['passed']} | {counts['failed']} | "
+                     f"{counts['error']} | {counts['skipped']} | {_cell(details['reason'])} |")
+    for error in summary.get("session_errors", ()):
+        lines.append(f"\n> Run problem: {_cell(error)}")
+    problems = [r for r in summary["rules"] if r["verdict"] in ("failed", "error")]
+    if problems:
+        lines += ["", "## Failed and errored rules", ""]
+        for rule in problems:
+            checks = ", ".join(f"`{c}`" for c in rule["checks"][:5])
+            lines.append(f"- **{rule['id']}** ({rule['api']}, {rule['verdict']}): {_cell(rule['reason'])}"
+                         + (f" — checks: {checks}" if checks else ""))
+    for api in summary["apis"]:
+        lines += ["", f"## {api}: every rule", "", "| rule | verdict | inferred | checks | reason |",
+                  "|---|---|---|---|---|"]
+        for rule in summary["rules"]:
+            if rule["api"] != api:
+                continue
+            reason = _cell(rule.get("reason", ""))
+            inferred = "yes" if rule["inferred"] else ""
+            lines.append(f"| {rule['id']} | {_ICON[rule['verdict']]} | {inferred} | {len(rule['checks'])} | "
+                         f"{reason} |")
+    lines += ["", "Verdict rules and how to read this file: `reports/README.md`.", ""]
+    return "\n".join(lines)
+
+
+def write_summary(summary: Mapping[str, Any], reports_dir: Path) -> tuple[Path, Path]:
+    reports_dir.mkdir(parents=True, exist_ok=True)
+    json_path = reports_dir / "conformance-summary.json"
+    md_path = reports_dir / "conformance-summary.md"
+    json_path.write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    md_path.write_text(render_markdown(summary), encoding="utf-8")
+    return json_path, md_path
