@@ -208,6 +208,18 @@ def test_responses_are_canonical_protojson(zt: Zitadel) -> None:
     expect_protojson(exchange)
     exchange = zt.delete(sid, token)
     expect_protojson(exchange)
+    # and a bare session: everything optional is unset, so nothing may appear as null/zero
+    exchange = zt.create({})
+    expect_protojson(exchange)
+    data = json_of(exchange) or {}
+    sid, token = data.get("sessionId", ""), data.get("sessionToken", "")
+    for exchange in (
+        zt.get(sid, token),
+        zt.set(sid, {}),
+        zt.search({"queries": [ids_query(sid)]}),
+        zt.delete(sid, token),
+    ):
+        expect_protojson(exchange)
 
 
 @pytest.mark.rules("ZTD-R11")
