@@ -28,10 +28,26 @@ MOBILE_PROVIDER = "conformance-test-mobile"  # DeeplinkToMobile + PollResult
 CONTENT_PROVIDER = "conformance-test-content"  # ShowContent + PollResult, refreshable content
 LOOKUP_PROVIDER = "f-indonesia-nik"  # PollResult only, needs providerInput.indonesiaNik
 
-ERROR_CODES = ("Internal", "Other", "Canceled", "UserAbandoned", "UserTimedOut", "Expired", "InvalidImage",
-               "Inauthentic", "UnsupportedDocument", "AssuranceLevelNotMet")
-CAPABILITIES = ("LaunchBrowser", "DeeplinkToMobile", "ShowContent", "RefreshStepContent", "CaptureRedirect",
-                "PollResult")
+ERROR_CODES = (
+    "Internal",
+    "Other",
+    "Canceled",
+    "UserAbandoned",
+    "UserTimedOut",
+    "Expired",
+    "InvalidImage",
+    "Inauthentic",
+    "UnsupportedDocument",
+    "AssuranceLevelNotMet",
+)
+CAPABILITIES = (
+    "LaunchBrowser",
+    "DeeplinkToMobile",
+    "ShowContent",
+    "RefreshStepContent",
+    "CaptureRedirect",
+    "PollResult",
+)
 LAUNCH_METHODS = ("LaunchBrowser", "PollResult", "DeeplinkToMobile", "ShowContent")
 COLLECTION_METHODS = ("PollResult", "CaptureRedirect")
 ORDERINGS = ("Created", "Updated", "State")
@@ -109,25 +125,59 @@ def hypothesis_settings(budget: Any, *, examples: int | None = None) -> settings
 
 def check_session(session: Any, where: str, *, evidence: Any = None) -> dict[str, Any]:
     """Every rule one Session object must obey on its own."""
-    expect("TRN-R04", isinstance(session, dict), f"{where}: session is not an object: {session!r}",
-           evidence=evidence)
+    expect(
+        "TRN-R04",
+        isinstance(session, dict),
+        f"{where}: session is not an object: {session!r}",
+        evidence=evidence,
+    )
     done, success, code = session.get("done"), session.get("success"), session.get("errorCode")
     created, updated = session.get("created"), session.get("updated")
-    expect("TRN-R04", isinstance(done, bool) and isinstance(success, bool),
-           f"{where}: done/success must be booleans: {session!r}", evidence=evidence)
-    expect("TRN-R42", code is None or code in ERROR_CODES,
-           f"{where}: errorCode {code!r} is not a SessionErrorCode value", evidence=evidence)
-    expect("TRN-R26", not success or done, f"{where}: success true but done false: {session!r}",
-           evidence=evidence)
-    expect("TRN-R27", not (success and code is not None),
-           f"{where}: a successful session carries errorCode {code!r}", evidence=evidence)
-    expect("TRN-R27", code is None or done, f"{where}: errorCode {code!r} on a session not done",
-           evidence=evidence)
-    expect("TRN-R28", isinstance(created, int) and isinstance(updated, int) and not isinstance(created, bool)
-           and not isinstance(updated, bool), f"{where}: created/updated must be integers: {session!r}",
-           evidence=evidence)
-    expect("TRN-R28", updated >= created, f"{where}: updated {updated} is before created {created}",
-           evidence=evidence)
+    expect(
+        "TRN-R04",
+        isinstance(done, bool) and isinstance(success, bool),
+        f"{where}: done/success must be booleans: {session!r}",
+        evidence=evidence,
+    )
+    expect(
+        "TRN-R42",
+        code is None or code in ERROR_CODES,
+        f"{where}: errorCode {code!r} is not a SessionErrorCode value",
+        evidence=evidence,
+    )
+    expect(
+        "TRN-R26",
+        not success or done,
+        f"{where}: success true but done false: {session!r}",
+        evidence=evidence,
+    )
+    expect(
+        "TRN-R27",
+        not (success and code is not None),
+        f"{where}: a successful session carries errorCode {code!r}",
+        evidence=evidence,
+    )
+    expect(
+        "TRN-R27",
+        code is None or done,
+        f"{where}: errorCode {code!r} on a session not done",
+        evidence=evidence,
+    )
+    expect(
+        "TRN-R28",
+        isinstance(created, int)
+        and isinstance(updated, int)
+        and not isinstance(created, bool)
+        and not isinstance(updated, bool),
+        f"{where}: created/updated must be integers: {session!r}",
+        evidence=evidence,
+    )
+    expect(
+        "TRN-R28",
+        updated >= created,
+        f"{where}: updated {updated} is before created {created}",
+        evidence=evidence,
+    )
     return session
 
 
@@ -167,8 +217,9 @@ class Trinsic:
         return self.client.request("POST", f"{PREFIX}/{session_id}/redact", **kw)
 
     def results(self, session_id: str, key: Any, **kw: Any) -> Any:
-        return self.client.request("POST", f"{PREFIX}/{session_id}/results", json={"resultsAccessKey": key},
-                                   **kw)
+        return self.client.request(
+            "POST", f"{PREFIX}/{session_id}/results", json={"resultsAccessKey": key}, **kw
+        )
 
     def refresh(self, session_id: str, key: str | None, **kw: Any) -> Any:
         body = {"resultsAccessKey": key} if key is not None else {}
@@ -176,10 +227,16 @@ class Trinsic:
 
     # set-up steps that must succeed
     def created(self, exchange: Any, what: str) -> Created:
-        expect("TRN-R04", exchange.status == 200, f"{what} must answer 200: {shown(exchange)}", evidence=exchange)
+        expect(
+            "TRN-R04", exchange.status == 200, f"{what} must answer 200: {shown(exchange)}", evidence=exchange
+        )
         body = json_of(exchange)
-        expect("TRN-R04", isinstance(body, dict) and isinstance(body.get("sessionId"), str),
-               f"{what}: the answer must carry sessionId: {shown(exchange)}", evidence=exchange)
+        expect(
+            "TRN-R04",
+            isinstance(body, dict) and isinstance(body.get("sessionId"), str),
+            f"{what}: the answer must carry sessionId: {shown(exchange)}",
+            evidence=exchange,
+        )
         return Created(body["sessionId"], body, exchange)
 
     def new_widget(self, body: dict[str, Any] | None = None) -> Created:
@@ -194,21 +251,39 @@ class Trinsic:
 
     def session(self, session_id: str, rule: str = "TRN-R04", **kw: Any) -> dict[str, Any]:
         exchange = self.get(session_id, **kw)
-        expect(rule, exchange.status == 200, f"Get Session of a session of this account must answer 200: "
-               f"{shown(exchange)}", evidence=exchange)
+        expect(
+            rule,
+            exchange.status == 200,
+            f"Get Session of a session of this account must answer 200: {shown(exchange)}",
+            evidence=exchange,
+        )
         body = json_of(exchange)
-        expect("TRN-R04", isinstance(body, dict) and "session" in body,
-               f"Get Session must answer {{session}}: {shown(exchange)}", evidence=exchange)
+        expect(
+            "TRN-R04",
+            isinstance(body, dict) and "session" in body,
+            f"Get Session must answer {{session}}: {shown(exchange)}",
+            evidence=exchange,
+        )
         return check_session(body["session"], "Get Session", evidence=exchange)
 
     def page(self, params: dict[str, Any] | None = None) -> dict[str, Any]:
         exchange = self.list(params)
-        expect("TRN-R04", exchange.status == 200, f"List Sessions with {params} must answer 200: "
-               f"{shown(exchange)}", evidence=exchange)
+        expect(
+            "TRN-R04",
+            exchange.status == 200,
+            f"List Sessions with {params} must answer 200: {shown(exchange)}",
+            evidence=exchange,
+        )
         body = json_of(exchange)
-        expect("TRN-R04", isinstance(body, dict) and isinstance(body.get("sessions"), list)
-               and isinstance(body.get("total"), int) and isinstance(body.get("more"), bool),
-               f"List Sessions must answer {{sessions, total, more}}: {shown(exchange)}", evidence=exchange)
+        expect(
+            "TRN-R04",
+            isinstance(body, dict)
+            and isinstance(body.get("sessions"), list)
+            and isinstance(body.get("total"), int)
+            and isinstance(body.get("more"), bool),
+            f"List Sessions must answer {{sessions, total, more}}: {shown(exchange)}",
+            evidence=exchange,
+        )
         for item in body["sessions"]:
             check_session(item, "List Sessions", evidence=exchange)
         body["_exchange"] = exchange
@@ -225,8 +300,13 @@ class Trinsic:
         return ids
 
 
-def finish(provider_state: Any, session_id: str, success: bool, error_code: str | None = None,
-           token: str | None = None) -> str:
+def finish(
+    provider_state: Any,
+    session_id: str,
+    success: bool,
+    error_code: str | None = None,
+    token: str | None = None,
+) -> str:
     """Drive the session to its end through the provider-state hook; its results access key."""
     params: dict[str, Any] = {"session_id": session_id, "success": success}
     if not success:
@@ -252,11 +332,18 @@ def problem_body(exchange: Any) -> dict[str, Any] | None:
 def expect_rejected(rule: str, exchange: Any, what: str, statuses: Iterable[int] = (400,)) -> None:
     """The call must be refused with one of ``statuses`` (default 400) and a ProblemDetails body."""
     allowed = tuple(statuses)
-    expect(rule, exchange.status in allowed, f"{what} must be refused with {'/'.join(map(str, allowed))}: "
-           f"{shown(exchange)}", evidence=exchange)
-    expect("TRN-R03", problem_body(exchange) is not None,
-           f"{what}: the {exchange.status} answer must carry ProblemDetails: {shown(exchange)}",
-           evidence=exchange)
+    expect(
+        rule,
+        exchange.status in allowed,
+        f"{what} must be refused with {'/'.join(map(str, allowed))}: {shown(exchange)}",
+        evidence=exchange,
+    )
+    expect(
+        "TRN-R03",
+        problem_body(exchange) is not None,
+        f"{what}: the {exchange.status} answer must carry ProblemDetails: {shown(exchange)}",
+        evidence=exchange,
+    )
 
 
 def advanced(provider: str, capabilities: list[str], **extra: Any) -> dict[str, Any]:

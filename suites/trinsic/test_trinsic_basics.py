@@ -51,11 +51,18 @@ def test_every_operation_needs_a_bearer_token(anon_client: Any, target: Any) -> 
         kwargs = {"json": body} if body is not None else {}
         for label, token in (("no Authorization header", None), ("an unknown token", "not-a-token-" + sid)):
             exchange = anon_client.request(method, path, token=token, **kwargs)
-            expect("TRN-R01", not 200 <= exchange.status < 300,
-                   f"{method} {path} with {label} was served: {shown(exchange)}", evidence=exchange)
-            expect("TRN-R02", exchange.status in (401, 403),
-                   f"{method} {path} with {label} must answer 401 (or 403): {shown(exchange)}",
-                   evidence=exchange)
+            expect(
+                "TRN-R01",
+                not 200 <= exchange.status < 300,
+                f"{method} {path} with {label} was served: {shown(exchange)}",
+                evidence=exchange,
+            )
+            expect(
+                "TRN-R02",
+                exchange.status in (401, 403),
+                f"{method} {path} with {label} must answer 401 (or 403): {shown(exchange)}",
+                evidence=exchange,
+            )
 
 
 @pytest.mark.rules("TRN-R03")
@@ -64,12 +71,24 @@ def test_bad_requests_carry_problem_details(client: Any) -> None:
     trn = Trinsic(client)
     for params in ({"PageSize": 0}, {"PageSize": 51}, {"Page": 0}, {"OrderBy": "Nothing"}):
         exchange = trn.list(params)
-        expect("TRN-R31", exchange.status == 400, f"List Sessions with {params} must answer 400: "
-               f"{shown(exchange)}", evidence=exchange)
-        expect("TRN-R03", problem_body(exchange) is not None,
-               f"a 400 must carry ProblemDetails: {shown(exchange)}", evidence=exchange)
-        expect("TRN-R03", "json" in exchange.content_type.lower(),
-               f"ProblemDetails must be JSON, got Content-Type {exchange.content_type!r}", evidence=exchange)
+        expect(
+            "TRN-R31",
+            exchange.status == 400,
+            f"List Sessions with {params} must answer 400: {shown(exchange)}",
+            evidence=exchange,
+        )
+        expect(
+            "TRN-R03",
+            problem_body(exchange) is not None,
+            f"a 400 must carry ProblemDetails: {shown(exchange)}",
+            evidence=exchange,
+        )
+        expect(
+            "TRN-R03",
+            "json" in exchange.content_type.lower(),
+            f"ProblemDetails must be JSON, got Content-Type {exchange.content_type!r}",
+            evidence=exchange,
+        )
 
 
 @pytest.mark.rules("TRN-R04")
@@ -80,13 +99,25 @@ def test_successful_calls_answer_200_and_redact_has_no_body(client: Any) -> None
     for exchange in (trn.get(created.session_id), trn.list({"PageSize": 1}), trn.cancel(created.session_id)):
         expect("TRN-R04", exchange.status == 200, f"expected 200: {shown(exchange)}", evidence=exchange)
         body = json_of(exchange)
-        expect("TRN-R04", isinstance(body, dict), f"the 200 body must be the model: {shown(exchange)}",
-               evidence=exchange)
+        expect(
+            "TRN-R04",
+            isinstance(body, dict),
+            f"the 200 body must be the model: {shown(exchange)}",
+            evidence=exchange,
+        )
     exchange = trn.redact(created.session_id)
-    expect("TRN-R04", exchange.status == 200, f"Redact Session must answer 200: {shown(exchange)}",
-           evidence=exchange)
-    expect("TRN-R04", not exchange.body.strip(), f"Redact Session's 200 has no body: {shown(exchange)}",
-           evidence=exchange)
+    expect(
+        "TRN-R04",
+        exchange.status == 200,
+        f"Redact Session must answer 200: {shown(exchange)}",
+        evidence=exchange,
+    )
+    expect(
+        "TRN-R04",
+        not exchange.body.strip(),
+        f"Redact Session's 200 has no body: {shown(exchange)}",
+        evidence=exchange,
+    )
 
 
 MALFORMED: list[tuple[str, bytes, str]] = [
@@ -99,12 +130,21 @@ MALFORMED: list[tuple[str, bytes, str]] = [
     ("a lone surrogate", b'{"redirectUrl": "\\ud800", "provider": "\\udfff"}', "application/json"),
     ("deep nesting", b"[" * 50_000 + b"]" * 50_000, "application/json"),
     ("a huge number", b'{"provider": 1e999999, "capabilities": [' + b"9" * 5000 + b"]}", "application/json"),
-    ("wrong types", b'{"provider": 7, "redirectUrl": true, "capabilities": "PollResult", "providers": {}}',
-     "application/json"),
-    ("an unknown enum value", b'{"provider": "x", "capabilities": ["Teleport"], "providers": [7]}',
-     "application/json"),
-    ("an oversize string", json.dumps({"provider": "p" * 200_000, "redirectUrl": "r" * 200_000}).encode(),
-     "application/json"),
+    (
+        "wrong types",
+        b'{"provider": 7, "redirectUrl": true, "capabilities": "PollResult", "providers": {}}',
+        "application/json",
+    ),
+    (
+        "an unknown enum value",
+        b'{"provider": "x", "capabilities": ["Teleport"], "providers": [7]}',
+        "application/json",
+    ),
+    (
+        "an oversize string",
+        json.dumps({"provider": "p" * 200_000, "redirectUrl": "r" * 200_000}).encode(),
+        "application/json",
+    ),
     ("form data", b"provider=x&redirectUrl=y", "application/x-www-form-urlencoded"),
     ("XML", b"<provider>x</provider>", "application/xml"),
     ("no content type", b'{"provider": "x"}', ""),
@@ -118,11 +158,18 @@ def test_malformed_bodies_are_a_4xx_problem(client: Any, label: str, body: bytes
     for path in BODY_PATHS:
         headers = {"Content-Type": content_type} if content_type else {}
         exchange = client.request("POST", path, content=body, headers=headers)
-        expect("TRN-X01", 400 <= exchange.status < 500,
-               f"POST {path} with {label} must be a 4xx: {shown(exchange)}", evidence=exchange)
-        expect("TRN-X01", problem_body(exchange) is not None,
-               f"POST {path} with {label}: the {exchange.status} must carry ProblemDetails: {shown(exchange)}",
-               evidence=exchange)
+        expect(
+            "TRN-X01",
+            400 <= exchange.status < 500,
+            f"POST {path} with {label} must be a 4xx: {shown(exchange)}",
+            evidence=exchange,
+        )
+        expect(
+            "TRN-X01",
+            problem_body(exchange) is not None,
+            f"POST {path} with {label}: the {exchange.status} must carry ProblemDetails: {shown(exchange)}",
+            evidence=exchange,
+        )
 
 
 @pytest.mark.rules("TRN-X01")
@@ -130,23 +177,45 @@ def test_malformed_results_and_list_input_is_a_4xx(client: Any) -> None:
     """Read-only variants: results with odd bodies, list with odd query values."""
     sid = str(uuid.uuid4())
     for body in (b"{", b"[]", b'{"resultsAccessKey": 5}', b'{"resultsAccessKey": "\\ud800"}'):
-        exchange = client.request("POST", f"{PREFIX}/{sid}/results", content=body,
-                                  headers={"Content-Type": "application/json"})
-        expect("TRN-X01", 400 <= exchange.status < 500, f"results with {body!r} must be a 4xx: "
-               f"{shown(exchange)}", evidence=exchange)
-    for params in ({"PageSize": "many"}, {"Page": "-1"}, {"Page": "99999999999999999999"},
-                   {"OrderDirection": "Sideways"}, {"PageSize": "\u0663"}):
+        exchange = client.request(
+            "POST", f"{PREFIX}/{sid}/results", content=body, headers={"Content-Type": "application/json"}
+        )
+        expect(
+            "TRN-X01",
+            400 <= exchange.status < 500,
+            f"results with {body!r} must be a 4xx: {shown(exchange)}",
+            evidence=exchange,
+        )
+    for params in (
+        {"PageSize": "many"},
+        {"Page": "-1"},
+        {"Page": "99999999999999999999"},
+        {"OrderDirection": "Sideways"},
+        {"PageSize": "\u0663"},
+    ):
         exchange = Trinsic(client).list(params)
         expect_rejected("TRN-X01", exchange, f"List Sessions with {params}", statuses=(400,))
 
 
 JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4)
+    ),
     max_leaves=12,
 )
-FIELDS = st.sampled_from(["provider", "redirectUrl", "capabilities", "fallbackToHostedUI", "providerInput",
-                          "providers", "knownIdentityData", "resultsAccessKey"])
+FIELDS = st.sampled_from(
+    [
+        "provider",
+        "redirectUrl",
+        "capabilities",
+        "fallbackToHostedUI",
+        "providerInput",
+        "providers",
+        "knownIdentityData",
+        "resultsAccessKey",
+    ]
+)
 
 
 @pytest.mark.rules("TRN-X01")
@@ -158,10 +227,18 @@ def test_generated_bodies_never_cause_a_server_error(client: Any, budget: Any) -
     @given(path=st.sampled_from(BODY_PATHS), body=st.dictionaries(FIELDS, JSON_VALUES, max_size=5))
     def check(path: str, body: dict[str, Any]) -> None:
         exchange = client.request("POST", path, json=body)
-        expect("TRN-X01", exchange.status < 500, f"POST {path} with {body!r} answered a 5xx: {shown(exchange)}",
-               evidence=exchange)
+        expect(
+            "TRN-X01",
+            exchange.status < 500,
+            f"POST {path} with {body!r} answered a 5xx: {shown(exchange)}",
+            evidence=exchange,
+        )
         if exchange.status >= 400:
-            expect("TRN-X01", problem_body(exchange) is not None,
-                   f"the {exchange.status} must carry ProblemDetails: {shown(exchange)}", evidence=exchange)
+            expect(
+                "TRN-X01",
+                problem_body(exchange) is not None,
+                f"the {exchange.status} must carry ProblemDetails: {shown(exchange)}",
+                evidence=exchange,
+            )
 
     check()

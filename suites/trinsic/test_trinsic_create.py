@@ -36,9 +36,12 @@ def _provider(target: Any) -> str:
 def test_widget_launch_url_is_a_browser_url(client: Any) -> None:
     created = Trinsic(client).new_widget()
     url = created.body.get("launchUrl")
-    expect("TRN-R05", url is None or is_absolute_url(url),
-           f"the widget launchUrl must be an absolute http(s) URL a browser can open, got {url!r}",
-           evidence=created.exchange)
+    expect(
+        "TRN-R05",
+        url is None or is_absolute_url(url),
+        f"the widget launchUrl must be an absolute http(s) URL a browser can open, got {url!r}",
+        evidence=created.exchange,
+    )
 
 
 @pytest.mark.rules("TRN-R07")
@@ -46,9 +49,12 @@ def test_widget_launch_url_is_a_browser_url(client: Any) -> None:
 def test_hosted_launch_url_is_a_browser_url(client: Any, target: Any) -> None:
     created = Trinsic(client).new_hosted(_provider(target))
     url = created.body.get("launchUrl")
-    expect("TRN-R07", url is None or is_absolute_url(url),
-           f"the hosted launchUrl must be an absolute http(s) URL (top-level navigation or popup), got {url!r}",
-           evidence=created.exchange)
+    expect(
+        "TRN-R07",
+        url is None or is_absolute_url(url),
+        f"the hosted launchUrl must be an absolute http(s) URL (top-level navigation or popup), got {url!r}",
+        evidence=created.exchange,
+    )
 
 
 @pytest.mark.rules("TRN-R06")
@@ -61,11 +67,19 @@ def test_launch_url_is_returned_only_once(client: Any, target: Any) -> None:
         url = created.body.get("launchUrl")
         for exchange in (trn.get(created.session_id), trn.list({"PageSize": 50})):
             body = json_of(exchange)
-            expect("TRN-R06", "launchUrl" not in set(walk_keys(body)),
-                   f"{shown(exchange)} returns a launchUrl again", evidence=exchange)
+            expect(
+                "TRN-R06",
+                "launchUrl" not in set(walk_keys(body)),
+                f"{shown(exchange)} returns a launchUrl again",
+                evidence=exchange,
+            )
             if url:
-                expect("TRN-R06", url not in exchange.text,
-                       f"{exchange.method} {exchange.url} returns the session's launch URL again", evidence=exchange)
+                expect(
+                    "TRN-R06",
+                    url not in exchange.text,
+                    f"{exchange.method} {exchange.url} returns the session's launch URL again",
+                    evidence=exchange,
+                )
 
 
 @pytest.mark.rules("TRN-R09")
@@ -73,19 +87,34 @@ def test_launch_url_is_returned_only_once(client: Any, target: Any) -> None:
 def test_widget_may_restrict_providers(client: Any, target: Any) -> None:
     Trinsic(client).new_widget({"providers": [_provider(target)]})
     exchange = Trinsic(client).create_widget({"providers": [_provider(target)], "redirectUrl": REDIRECT_URL})
-    expect("TRN-R09", exchange.status == 200,
-           f"a widget restricted to an enabled provider must be created: {shown(exchange)}", evidence=exchange)
+    expect(
+        "TRN-R09",
+        exchange.status == 200,
+        f"a widget restricted to an enabled provider must be created: {shown(exchange)}",
+        evidence=exchange,
+    )
 
 
 @pytest.mark.rules("TRN-R10")
 @pytest.mark.needs("writes")
 def test_widget_accepts_known_identity_data(client: Any) -> None:
-    known = {"person": {"givenName": "Ada", "familyName": "Lovelace", "phoneNumber": "+447700900123",
-                        "dateOfBirth": "1815-12-10", "address": {"city": "London", "country": "GB"}}}
+    known = {
+        "person": {
+            "givenName": "Ada",
+            "familyName": "Lovelace",
+            "phoneNumber": "+447700900123",
+            "dateOfBirth": "1815-12-10",
+            "address": {"city": "London", "country": "GB"},
+        }
+    }
     for body in ({"knownIdentityData": known}, {"knownIdentityData": None}, {"knownIdentityData": {}}):
         exchange = Trinsic(client).create_widget(body)
-        expect("TRN-R10", exchange.status == 200,
-               f"knownIdentityData is optional data the widget must accept: {shown(exchange)}", evidence=exchange)
+        expect(
+            "TRN-R10",
+            exchange.status == 200,
+            f"knownIdentityData is optional data the widget must accept: {shown(exchange)}",
+            evidence=exchange,
+        )
 
 
 @pytest.mark.rules("TRN-R11")
@@ -123,14 +152,23 @@ def test_advanced_requires_provider_and_capabilities(client: Any, target: Any) -
 def test_created_session_ids_are_uuids(client: Any, target: Any) -> None:
     trn = Trinsic(client)
     provider = _provider(target)
-    for created in (trn.new_widget(), trn.new_hosted(provider),
-                    trn.new_advanced(advanced(provider, HOSTED_FLOW, redirectUrl=REDIRECT_URL,
-                                              fallbackToHostedUI=True))):
-        expect("TRN-R37", is_uuid(created.session_id),
-               f"sessionId {created.session_id!r} is not a UUID", evidence=created.exchange)
+    for created in (
+        trn.new_widget(),
+        trn.new_hosted(provider),
+        trn.new_advanced(advanced(provider, HOSTED_FLOW, redirectUrl=REDIRECT_URL, fallbackToHostedUI=True)),
+    ):
+        expect(
+            "TRN-R37",
+            is_uuid(created.session_id),
+            f"sessionId {created.session_id!r} is not a UUID",
+            evidence=created.exchange,
+        )
         session = trn.session(created.session_id)
-        expect("TRN-R37", session["id"].lower() == created.session_id.lower(),
-               f"Get Session answers id {session['id']!r} for sessionId {created.session_id!r}")
+        expect(
+            "TRN-R37",
+            session["id"].lower() == created.session_id.lower(),
+            f"Get Session answers id {session['id']!r} for sessionId {created.session_id!r}",
+        )
 
 
 # --- provider input formats (TRN-R38, TRN-R39) ------------------------------------------------------
@@ -139,17 +177,54 @@ def test_created_session_ids_are_uuids(client: Any, target: Any) -> None:
 FORMATS: list[tuple[str, dict[str, Any], str, int, bool]] = [
     ("indonesiaNik", VALID_NIK, "nikIdNumber", 16, True),
     ("mexicoCurp", {"curp": "LOVA151210MNELVD09"}, "curp", 18, False),
-    ("southAfricaNid", {"fullName": "Ada Lovelace", "dateOfBirth": "1815-12-10", "gender": "F",
-                        "nationalIdNumber": "1512105800087"}, "nationalIdNumber", 13, True),
-    ("kenyaNid", {"firstName": "Ada", "lastName": "Lovelace", "dateOfBirth": "1815-12-10", "gender": "F",
-                  "nationalIdNumber": "12345678"}, "nationalIdNumber", 8, True),
-    ("nigeriaNin", {"firstName": "Ada", "lastName": "Lovelace", "dateOfBirth": "1815-12-10",
-                    "nationalIdNumber": "12345678901"}, "nationalIdNumber", 11, True),
+    (
+        "southAfricaNid",
+        {
+            "fullName": "Ada Lovelace",
+            "dateOfBirth": "1815-12-10",
+            "gender": "F",
+            "nationalIdNumber": "1512105800087",
+        },
+        "nationalIdNumber",
+        13,
+        True,
+    ),
+    (
+        "kenyaNid",
+        {
+            "firstName": "Ada",
+            "lastName": "Lovelace",
+            "dateOfBirth": "1815-12-10",
+            "gender": "F",
+            "nationalIdNumber": "12345678",
+        },
+        "nationalIdNumber",
+        8,
+        True,
+    ),
+    (
+        "nigeriaNin",
+        {
+            "firstName": "Ada",
+            "lastName": "Lovelace",
+            "dateOfBirth": "1815-12-10",
+            "nationalIdNumber": "12345678901",
+        },
+        "nationalIdNumber",
+        11,
+        True,
+    ),
     ("brazilCpfCheck", {"cpfNumber": "12345678909"}, "cpfNumber", 11, True),
 ]
-PROVIDER_OF = {"indonesiaNik": "f-indonesia-nik", "mexicoCurp": "f-mexico-curp",
-               "southAfricaNid": "f-south-africa-nid", "kenyaNid": "f-kenya-nid", "nigeriaNin": "f-nigeria-nin",
-               "brazilCpfCheck": "g-brazil-cpf", "brazilDigitalCnh": "g-brazil-digital-cnh"}
+PROVIDER_OF = {
+    "indonesiaNik": "f-indonesia-nik",
+    "mexicoCurp": "f-mexico-curp",
+    "southAfricaNid": "f-south-africa-nid",
+    "kenyaNid": "f-kenya-nid",
+    "nigeriaNin": "f-nigeria-nin",
+    "brazilCpfCheck": "g-brazil-cpf",
+    "brazilDigitalCnh": "g-brazil-digital-cnh",
+}
 
 
 @st.composite
@@ -157,7 +232,9 @@ def invalid_inputs(draw: st.DrawFn) -> tuple[str, dict[str, Any], str]:
     """One ProviderInput property with exactly one field broken (length, digits, date or emptiness)."""
     key, valid, field, length, digits = draw(st.sampled_from(FORMATS))
     broken = dict(valid)
-    how = draw(st.sampled_from(["length", "non-digit", "date", "empty"] if digits else ["length", "date", "empty"]))
+    how = draw(
+        st.sampled_from(["length", "non-digit", "date", "empty"] if digits else ["length", "date", "empty"])
+    )
     if how == "length":
         size = draw(st.integers(0, length + 6).filter(lambda n: n != length))
         broken[field] = draw(st.text("0123456789", min_size=size, max_size=size))
@@ -165,10 +242,12 @@ def invalid_inputs(draw: st.DrawFn) -> tuple[str, dict[str, Any], str]:
     elif how == "non-digit":
         position = draw(st.integers(0, length - 1))
         char = draw(st.sampled_from("aZ -+.٣"))
-        broken[field] = valid[field][:position] + char + valid[field][position + 1:]
+        broken[field] = valid[field][:position] + char + valid[field][position + 1 :]
         what = f"{field} {broken[field]!r} with a non-digit"
     elif how == "date" and "dateOfBirth" in valid:
-        broken["dateOfBirth"] = draw(st.sampled_from(["10/12/1815", "1815-13-10", "1815-12-32", "18151210", ""]))
+        broken["dateOfBirth"] = draw(
+            st.sampled_from(["10/12/1815", "1815-13-10", "1815-12-32", "18151210", ""])
+        )
         what = f"dateOfBirth {broken['dateOfBirth']!r}"
     else:
         required = [name for name in valid if name != "dateOfBirth"]
@@ -202,8 +281,12 @@ def test_well_formed_provider_input_is_accepted(client: Any, key: str, valid: di
     """The control of the check above: the same inputs, well formed, create sessions."""
     body = {"provider": PROVIDER_OF[key], "redirectUrl": REDIRECT_URL, "providerInput": {key: valid}}
     exchange = Trinsic(client).create_hosted(body)
-    expect("TRN-R38", exchange.status == 200,
-           f"well-formed providerInput.{key} must be accepted: {shown(exchange)}", evidence=exchange)
+    expect(
+        "TRN-R38",
+        exchange.status == 200,
+        f"well-formed providerInput.{key} must be accepted: {shown(exchange)}",
+        evidence=exchange,
+    )
 
 
 @pytest.mark.rules("TRN-R39")
@@ -212,13 +295,24 @@ def test_cnh_file_content_type(client: Any) -> None:
     trn = Trinsic(client)
     base = {"cpfNumber": "12345678909", "digitalCnhFile": "JVBERi0xLjQK"}
     for content_type in ("application/pdf", "image/jpeg", "image/png"):
-        body = {"provider": "g-brazil-digital-cnh", "redirectUrl": REDIRECT_URL,
-                "providerInput": {"brazilDigitalCnh": {**base, "digitalCnhFileContentType": content_type}}}
+        body = {
+            "provider": "g-brazil-digital-cnh",
+            "redirectUrl": REDIRECT_URL,
+            "providerInput": {"brazilDigitalCnh": {**base, "digitalCnhFileContentType": content_type}},
+        }
         exchange = trn.create_hosted(body)
-        expect("TRN-R39", exchange.status == 200, f"content type {content_type} must be accepted: "
-               f"{shown(exchange)}", evidence=exchange)
+        expect(
+            "TRN-R39",
+            exchange.status == 200,
+            f"content type {content_type} must be accepted: {shown(exchange)}",
+            evidence=exchange,
+        )
     for content_type in ("image/gif", "text/plain", "application/octet-stream", "PDF"):
-        body = {"provider": "g-brazil-digital-cnh", "redirectUrl": REDIRECT_URL,
-                "providerInput": {"brazilDigitalCnh": {**base, "digitalCnhFileContentType": content_type}}}
-        expect_rejected("TRN-R39", trn.create_hosted(body),
-                        f"digitalCnhFileContentType {json.dumps(content_type)}")
+        body = {
+            "provider": "g-brazil-digital-cnh",
+            "redirectUrl": REDIRECT_URL,
+            "providerInput": {"brazilDigitalCnh": {**base, "digitalCnhFileContentType": content_type}},
+        }
+        expect_rejected(
+            "TRN-R39", trn.create_hosted(body), f"digitalCnhFileContentType {json.dumps(content_type)}"
+        )

@@ -1,0 +1,260 @@
+"""Trinsic sessions: state, cancel, results, redaction (TRN-R24..R29, R33, R36, R41).
+
+A session is driven to its end through the provider state ``trinsic session finished``
+(target-interface.md); widget sessions are used because every target can create them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+from _trinsic_steps import Trinsic, check_session, finish, json_of, shown
+
+from session_conformance.verdict import expect
+
+
+def _results(trn: Trinsic, session_id: str, key: str) -> dict[str, Any]:
+    exchange = trn.results(session_id, key)
+    expect(
+        "TRN-R24",
+        exchange.status == 200,
+        f"Get Session Results with the session's own key must answer 200: {shown(exchange)}",
+        evidence=exchange,
+    )
+    body = json_of(exchange)
+    expect(
+        "TRN-R24",
+        isinstance(body, dict) and isinstance(body.get("session"), dict),
+        f"Get Session Results must answer the session: {shown(exchange)}",
+        evidence=exchange,
+    )
+    check_session(body["session"], "Get Session Results", evidence=exchange)
+    body["_exchange"] = exchange
+    return body
+
+
+@pytest.mark.rules("TRN-R24", "TRN-R41")
+@pytest.mark.needs("writes", "provider_state")
+def test_results_access_key_gives_identity_data(client: Any, provider_state: Any) -> None:
+    trn = Trinsic(client)
+    created = trn.new_widget()
+    key = finish(provider_state, created.session_id, success=True)
+    body = _results(trn, created.session_id, key)
+    identity = body.get("identityData")
+    expect(
+        "TRN-R24",
+        isinstance(identity, dict),
+        f"a successful session's results carry identityData: {shown(body['_exchange'])}",
+        evidence=body["_exchange"],
+    )
+    person = identity.get("person") or {}
+    expect(
+        "TRN-R24",
+        bool(person.get("givenName")) and bool(person.get("familyName")),
+        f"identityData.person must name the person: {person!r}",
+        evidence=body["_exchange"],
+    )
+    expect(
+        "TRN-R24",
+        body["session"].get("id") == created.session_id,
+        f"results of {created.session_id} answer session {body['session'].get('id')!r}",
+        evidence=body["_exchange"],
+    )
+    keys = identity.get("attachmentAccessKeys")
+    if keys is not None:
+        expect(
+            "TRN-R41",
+            isinstance(keys, dict) and isinstance(keys.get("provider"), dict),
+            f"attachmentAccessKeys.provider is required and non-null: {keys!r}",
+            evidence=body["_exchange"],
+        )
+
+
+@pytest.mark.rules("TRN-R24")
+@pytest.mark.needs("writes", "provider_state")
+def test_wrong_results_access_key_reveals_nothing(client: Any, provider_state: Any) -> None:
+    trn = Trinsic(client)
+    created = trn.new_widget()
+    key = finish(provider_state, created.session_id, success=True)
+    for wrong in (
+        key[:-1] + ("A" if key[-1] != "A" else "B"),
+        "",
+        "x" * len(key),
+        key.upper() if key.upper() != key else key.lower(),
+    ):
+        exchange = trn.results(created.session_id, wrong)
+        expect(
+            "TRN-R24",
+            400 <= exchange.status < 500,
+            f"Get Session Results with a wrong key must be refused: {shown(exchange)}",
+            evidence=exchange,
+        )
+        expect(
+            "TRN-R24",
+            "identityData" not in exchange.text and "Lovelace" not in exchange.text,
+            f"a refused results call reveals identity data: {shown(exchange)}",
+            evidence=exchange,
+        )
+
+
+@pytest.mark.rules("TRN-R24")
+@pytest.mark.needs("writes", "provider_state", "embedded")
+def test_wrong_key_and_unknown_session_look_the_same(client: Any, provider_state: Any) -> None:
+    """Project choice (A-01/A-03): both are the same 404 ProblemDetails, so a key cannot be probed."""
+    trn = Trinsic(client)
+    created = trn.new_widget()
+    key = finish(provider_state, created.session_id, success=True)
+    wrong = trn.results(created.session_id, key + "x")
+    unknown = trn.results(str(uuid.uuid4()), key)
+    expect(
+        "TRN-R24",
+        wrong.status == unknown.status == 404 and wrong.body == unknown.body,
+        f"a wrong key must answer exactly like an unknown session: {shown(wrong)} vs {shown(unknown)}",
+        evidence=wrong,
+    )
+
+
+@pytest.mark.rules("TRN-R25", "TRN-R26", "TRN-R27", "TRN-R28")
+@pytest.mark.needs("writes", "provider_state")
+def test_finished_sessions_are_done(client: Any, provider_state: Any) -> None:
+    trn = Trinsic(client)
+    ok, failed = trn.new_widget(), trn.new_widget()
+    before = {s.session_id: trn.session(s.session_id) for s in (ok, failed)}
+    for session in before.values():
+        expect(
+            "TRN-R25",
+            session["done"] is False and session["success"] is False,
+            f"a new session is neither done nor successful: {session!r}",
+        )
+    finish(provider_state, ok.session_id, success=True)
+    finish(provider_state, failed.session_id, success=False, error_code="UserAbandoned")
+    after_ok, after_failed = trn.session(ok.session_id), trn.session(failed.session_id)
+    expect(
+        "TRN-R26",
+        after_ok["success"] is True and after_ok["done"] is True,
+        f"a session finished successfully must be success and done: {after_ok!r}",
+    )
+    expect(
+        "TRN-R27", after_ok.get("errorCode") is None, f"a successful session has no errorCode: {after_ok!r}"
+    )
+    expect(
+        "TRN-R25",
+        after_failed["done"] is True and after_failed["success"] is False,
+        f"a failed session must be done and not successful: {after_failed!r}",
+    )
+    expect(
+        "TRN-R25",
+        after_failed.get("errorCode") == "UserAbandoned",
+        f"a failed session carries why it failed (UserAbandoned): {after_failed!r}",
+    )
+    for sid, session in ((ok.session_id, after_ok), (failed.session_id, after_failed)):
+        expect(
+            "TRN-R28",
+            session["created"] == before[sid]["created"],
+            f"created changed from {before[sid]['created']} to {session['created']}",
+        )
+        expect(
+            "TRN-R28",
+            session["updated"] >= before[sid]["updated"],
+            f"updated went back from {before[sid]['updated']} to {session['updated']}",
+        )
+
+
+@pytest.mark.rules("TRN-R28", "TRN-R29")
+@pytest.mark.needs("writes")
+def test_cancel_ends_the_session(client: Any) -> None:
+    trn = Trinsic(client)
+    created = trn.new_widget()
+    before = trn.session(created.session_id)
+    exchange = trn.cancel(created.session_id)
+    expect(
+        "TRN-R29",
+        exchange.status == 200,
+        f"Cancel Session must answer 200: {shown(exchange)}",
+        evidence=exchange,
+    )
+    answered = check_session(json_of(exchange).get("session"), "Cancel Session", evidence=exchange)
+    for where, session in (
+        ("Cancel Session", answered),
+        ("Get Session after cancel", trn.session(created.session_id)),
+    ):
+        expect(
+            "TRN-R29",
+            session["done"] is True and session["success"] is False,
+            f"{where}: a cancelled session is done and not successful: {session!r}",
+            evidence=exchange,
+        )
+        expect(
+            "TRN-R29",
+            session.get("errorCode") == "Canceled",
+            f"{where}: a cancelled session carries errorCode Canceled: {session!r}",
+            evidence=exchange,
+        )
+        expect(
+            "TRN-R28",
+            session["updated"] >= before["updated"] and session["created"] == before["created"],
+            f"{where}: timestamps went back: {before!r} -> {session!r}",
+            evidence=exchange,
+        )
+
+
+@pytest.mark.rules("TRN-R29")
+@pytest.mark.needs("writes", "provider_state", "embedded")
+def test_cancel_after_the_end_changes_nothing(client: Any, provider_state: Any) -> None:
+    """Project choice (A-11): cancelling a finished session is a 200 no-op."""
+    trn = Trinsic(client)
+    created = trn.new_widget()
+    finish(provider_state, created.session_id, success=True)
+    before = trn.session(created.session_id)
+    exchange = trn.cancel(created.session_id)
+    expect(
+        "TRN-R29",
+        exchange.status == 200,
+        f"cancel of a finished session: {shown(exchange)}",
+        evidence=exchange,
+    )
+    expect(
+        "TRN-R29",
+        trn.session(created.session_id) == before,
+        f"cancel changed a finished session: {before!r} -> {trn.session(created.session_id)!r}",
+        evidence=exchange,
+    )
+
+
+@pytest.mark.rules("TRN-R33", "TRN-R36")
+@pytest.mark.needs("writes", "provider_state")
+def test_redaction_removes_identity_data_for_good(client: Any, provider_state: Any) -> None:
+    trn = Trinsic(client)
+    created = trn.new_widget()
+    key = finish(provider_state, created.session_id, success=True)
+    expect(
+        "TRN-R24",
+        _results(trn, created.session_id, key).get("identityData") is not None,
+        "a successful session's results carry identityData before redaction",
+    )
+    exchange = trn.redact(created.session_id)
+    expect(
+        "TRN-R04",
+        exchange.status == 200,
+        f"Redact Session must answer 200: {shown(exchange)}",
+        evidence=exchange,
+    )
+    first = _results(trn, created.session_id, key)
+    expect(
+        "TRN-R36",
+        first.get("identityData") is None,
+        f"after redaction the results still carry identityData: {shown(first['_exchange'])}",
+        evidence=first["_exchange"],
+    )
+    for attempt in (2, 3):
+        again = _results(trn, created.session_id, key)
+        expect(
+            "TRN-R33",
+            again.get("identityData") is None and "Lovelace" not in again["_exchange"].text,
+            f"identity data is back on results call {attempt} after redaction: {shown(again['_exchange'])}",
+            evidence=again["_exchange"],
+        )
+    session = trn.session(created.session_id)
+    expect("TRN-R33", session["success"] is True, f"redaction removes data, not the verdict: {session!r}")

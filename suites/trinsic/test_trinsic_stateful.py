@@ -1,0 +1,168 @@
+"""Trinsic sessions as a state machine: random create / finish / cancel / redact / results sequences.
+
+After every step every session the run created is read back and compared with a model of what the
+documented rules say it must be; timestamps must never move backwards and ``total`` must grow by
+exactly the number of sessions created (on the embedded server, where nobody else shares the account).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from _trinsic_steps import ERROR_CODES, Trinsic, finish, hypothesis_settings, json_of, shown
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    Bundle,
+    RuleBasedStateMachine,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
+
+from session_conformance.verdict import expect
+
+FAILURE_CODES = tuple(code for code in ERROR_CODES if code != "Canceled")
+
+
+@dataclass
+class Model:
+    session_id: str
+    state: str = "open"  # open, succeeded, failed, canceled
+    error_code: str | None = None
+    key: str | None = None
+    redacted: bool = False
+    created: int | None = None
+    updated: int | None = None
+
+
+@pytest.mark.rules("TRN-R24", "TRN-R25", "TRN-R26", "TRN-R27", "TRN-R28", "TRN-R29", "TRN-R31", "TRN-R36")
+@pytest.mark.needs("writes", "provider_state")
+def test_random_session_lifecycles(client: Any, provider_state: Any, target: Any, budget: Any) -> None:
+    trn = Trinsic(client)
+    steps = getattr(budget, "stateful_steps", 12)
+    examples = getattr(budget, "stateful_examples", 10)
+
+    class Lifecycles(RuleBasedStateMachine):
+        sessions = Bundle("sessions")
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.models: dict[str, Model] = {}
+            self.base_total = trn.page({"PageSize": 1})["total"]
+
+        @rule(target=sessions)
+        def create(self) -> str:
+            created = trn.new_widget()
+            self.models[created.session_id] = Model(created.session_id)
+            return created.session_id
+
+        @rule(session_id=sessions, success=st.booleans(), code=st.sampled_from(FAILURE_CODES))
+        def finish(self, session_id: str, success: bool, code: str) -> None:
+            model = self.models[session_id]
+            if model.state != "open":
+                return  # the hook finishes a session once
+            model.key = finish(provider_state, session_id, success, code)
+            model.state, model.error_code = ("succeeded", None) if success else ("failed", code)
+
+        @rule(session_id=sessions)
+        def cancel(self, session_id: str) -> None:
+            model = self.models[session_id]
+            if model.state != "open":
+                return  # A-11: cancelling a finished session is undocumented; not part of this model
+            exchange = trn.cancel(session_id)
+            expect("TRN-R29", exchange.status == 200, f"Cancel Session: {shown(exchange)}", evidence=exchange)
+            model.state, model.error_code = "canceled", "Canceled"
+
+        @rule(session_id=sessions)
+        def redact(self, session_id: str) -> None:
+            exchange = trn.redact(session_id)
+            expect("TRN-R04", exchange.status == 200, f"Redact Session: {shown(exchange)}", evidence=exchange)
+            self.models[session_id].redacted = True
+
+        @precondition(lambda self: any(m.key for m in self.models.values()))
+        @rule(data=st.data())
+        def results(self, data: st.DataObject) -> None:
+            model = data.draw(st.sampled_from([m for m in self.models.values() if m.key]))
+            exchange = trn.results(model.session_id, model.key)
+            expect(
+                "TRN-R24",
+                exchange.status == 200,
+                f"Get Session Results: {shown(exchange)}",
+                evidence=exchange,
+            )
+            identity = json_of(exchange).get("identityData")
+            if model.redacted:
+                expect(
+                    "TRN-R36",
+                    identity is None,
+                    f"results after redaction carry identityData: {shown(exchange)}",
+                    evidence=exchange,
+                )
+            elif model.state == "succeeded":
+                expect(
+                    "TRN-R24",
+                    isinstance(identity, dict),
+                    f"results of a successful session lack identityData: {shown(exchange)}",
+                    evidence=exchange,
+                )
+
+        @invariant()
+        def sessions_match_the_model(self) -> None:
+            for model in self.models.values():
+                session = trn.session(model.session_id)
+                want_done = model.state != "open"
+                expect(
+                    "TRN-R25",
+                    session["done"] == want_done
+                    or (model.state == "succeeded" and not session["done"] and session["success"]),
+                    f"{model.state} session must have done={want_done}: {session!r}",
+                )
+                expect(
+                    "TRN-R26",
+                    session["success"] == (model.state == "succeeded")
+                    and (not session["success"] or session["done"]),
+                    f"{model.state} session has success={session['success']} done={session['done']}",
+                )
+                expect(
+                    "TRN-R29" if model.state == "canceled" else "TRN-R27",
+                    session.get("errorCode") == model.error_code,
+                    f"{model.state} session must have errorCode {model.error_code!r}: {session!r}",
+                )
+                if model.created is not None:
+                    expect(
+                        "TRN-R28",
+                        session["created"] == model.created,
+                        f"created changed from {model.created} to {session['created']}",
+                    )
+                    expect(
+                        "TRN-R28",
+                        session["updated"] >= model.updated,
+                        f"updated went back from {model.updated} to {session['updated']}",
+                    )
+                model.created, model.updated = session["created"], session["updated"]
+
+        @invariant()
+        def total_counts_the_sessions(self) -> None:
+            body = trn.page({"PageSize": 1})
+            grown = body["total"] - self.base_total
+            if target.embedded:
+                expect(
+                    "TRN-R31",
+                    grown == len(self.models),
+                    f"total grew by {grown} after {len(self.models)} sessions were created",
+                    evidence=body["_exchange"],
+                )
+            else:  # others may share a live account; the total can only have grown by at least ours
+                expect(
+                    "TRN-R31",
+                    grown >= len(self.models),
+                    f"total grew by {grown} after {len(self.models)} sessions were created",
+                    evidence=body["_exchange"],
+                )
+
+    settings = hypothesis_settings(budget, examples=examples)
+    settings = type(settings)(settings, stateful_step_count=steps)
+    run_state_machine_as_test(Lifecycles, settings=settings)
