@@ -32,7 +32,9 @@ class EmbeddedServer:
     ) -> None:
         self.app = create_app(faults=faults, max_sessions=max_sessions)
         self.state: ServerState = self.app.state.conformance
-        self._socket = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+        self._socket = socket.socket(
+            socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP
+        )  # IPPROTO_TCP: asyncio then sets TCP_NODELAY on accepted connections (else ~40 ms per request)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._socket.bind((host, port))
         self.host, self.port = self._socket.getsockname()[:2]
