@@ -1,0 +1,600 @@
+"""The embedded Trinsic server over real sockets: contracts, odd input, limits, concurrency, faults."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import httpx
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from session_conformance.contracts import load_contracts
+from session_conformance.server import EmbeddedServer
+from session_conformance.server.faults import all_faults
+from session_conformance.server.state import HOOK_PATH
+
+P = "/api/v1/sessions"
+HOSTED_FLOW = ["LaunchBrowser", "CaptureRedirect"]
+REDIRECT = "https://example.test/done"
+TRN_FAULTS = sorted(name for name in all_faults() if name.startswith("trn-"))
+FAST = settings(
+    max_examples=60, deadline=None, database=None, derandomize=True, suppress_health_check=list(HealthCheck)
+)
+
+OPERATIONS = {  # (method, path pattern) -> operationId
+    ("POST", re.compile(r"^/api/v1/sessions/widget$")): "createWidgetSession",
+    ("POST", re.compile(r"^/api/v1/sessions/provider/hosted$")): "createHostedProviderSession",
+    ("POST", re.compile(r"^/api/v1/sessions/provider/advanced$")): "createAdvancedProviderSession",
+    ("GET", re.compile(r"^/api/v1/sessions/list$")): "listSessions",
+    ("GET", re.compile(r"^/api/v1/sessions/[^/]+$")): "getSession",
+    ("POST", re.compile(r"^/api/v1/sessions/[^/]+/cancel$")): "cancelSession",
+    ("POST", re.compile(r"^/api/v1/sessions/[^/]+/redact$")): "redactSession",
+    ("POST", re.compile(r"^/api/v1/sessions/[^/]+/results$")): "getSessionResult",
+    ("POST", re.compile(r"^/api/v1/sessions/[^/]+/step/refresh$")): "refreshStepContent",
+}
+
+
+def operation_of(method: str, path: str) -> str | None:
+    for (m, pattern), operation_id in OPERATIONS.items():
+        if m == method and pattern.match(path):
+            return operation_id
+    return None
+
+
+def assert_conforms(response: httpx.Response) -> None:
+    """No 5xx, errors are ProblemDetails, and the answer validates against its contract."""
+    request = response.request
+    assert response.status_code < 500, (
+        f"{request.method} {request.url} -> {response.status_code} {response.text}"
+    )
+    if response.status_code >= 400 and response.status_code != 401:
+        assert response.headers["content-type"] == "application/problem+json", response.text
+        assert isinstance(response.json(), dict)
+    operation_id = operation_of(request.method, request.url.path)
+    contracts = load_contracts()
+    key = f"trinsic:{operation_id}"
+    if operation_id is None or key not in contracts.operations:
+        return  # a contract still being written (contracts/trinsic/) is checked once it lands
+    body = response.json() if response.content else None
+    errors = contracts.validate_response(contracts.operations[key], response.status_code, body)
+    assert not errors, f"{request.method} {request.url.path} -> {response.status_code}: {errors}"
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[EmbeddedServer]:
+    with EmbeddedServer() as running:
+        yield running
+
+
+def client_for(server: EmbeddedServer, token: str | None) -> httpx.Client:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return httpx.Client(base_url=server.url, headers=headers, timeout=10)
+
+
+@pytest.fixture(scope="module")
+def pri(server: EmbeddedServer) -> Iterator[httpx.Client]:
+    with client_for(server, server.primary_token) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def sec(server: EmbeddedServer) -> Iterator[httpx.Client]:
+    with client_for(server, server.other_token) as client:
+        yield client
+
+
+def finish(client: httpx.Client, session_id: str, success: bool = True) -> str:
+    params: dict[str, Any] = {"session_id": session_id, "success": success}
+    if not success:
+        params["error_code"] = "Expired"
+    response = client.post(HOOK_PATH, json={"state": "trinsic session finished", "params": params})
+    assert response.status_code == 200, response.text
+    return response.json()["results_access_key"]
+
+
+# --- generated traffic ---------------------------------------------------------------------------
+
+TEXT = st.text(max_size=20)
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | TEXT,
+    lambda c: st.lists(c, max_size=3) | st.dictionaries(TEXT, c, max_size=3),
+    max_leaves=8,
+)
+PROVIDERS = st.sampled_from(
+    [
+        "conformance-test",
+        "conformance-test-mobile",
+        "conformance-test-content",
+        "f-indonesia-nik",
+        "b-philsys-biometric",
+        "nope",
+        "",
+    ]
+)
+CAPS = st.lists(
+    st.sampled_from(
+        [
+            "LaunchBrowser",
+            "DeeplinkToMobile",
+            "ShowContent",
+            "RefreshStepContent",
+            "CaptureRedirect",
+            "PollResult",
+            "Teleport",
+        ]
+    ),
+    max_size=6,
+)
+BODIES = {
+    "widget": st.fixed_dictionaries(
+        {},
+        optional={
+            "redirectUrl": st.none() | TEXT,
+            "providers": st.none() | st.lists(PROVIDERS, max_size=3),
+            "knownIdentityData": st.none() | JSON,
+        },
+    ),
+    "provider/hosted": st.fixed_dictionaries(
+        {},
+        optional={"provider": PROVIDERS, "redirectUrl": st.none() | TEXT, "providerInput": st.none() | JSON},
+    ),
+    "provider/advanced": st.fixed_dictionaries(
+        {},
+        optional={
+            "provider": PROVIDERS,
+            "capabilities": CAPS,
+            "redirectUrl": st.none() | st.just(REDIRECT) | TEXT,
+            "fallbackToHostedUI": st.none() | st.booleans(),
+            "providerInput": st.none() | JSON,
+        },
+    ),
+}
+
+
+@FAST
+@given(kind=st.sampled_from(sorted(BODIES)), data=st.data())
+def test_generated_creates_conform(pri: httpx.Client, kind: str, data: st.DataObject) -> None:
+    body = data.draw(BODIES[kind])
+    response = pri.post(f"{P}/{kind}", json=body)
+    assert_conforms(response)
+    if response.status_code == 200:
+        session_id = response.json()["sessionId"]
+        assert_conforms(pri.get(f"{P}/{session_id}"))
+        assert "launchUrl" not in pri.get(f"{P}/{session_id}").text
+
+
+@FAST
+@given(
+    steps=st.lists(
+        st.sampled_from(["get", "cancel", "redact", "results", "refresh", "finish", "list"]),
+        min_size=1,
+        max_size=8,
+    ),
+    params=st.dictionaries(
+        st.sampled_from(["OrderBy", "OrderDirection", "PageSize", "Page", "pagesize"]),
+        st.sampled_from(
+            ["Created", "Updated", "State", "Ascending", "Descending", "0", "1", "7", "50", "51", "x", ""]
+        ),
+        max_size=4,
+    ),
+)
+def test_generated_sequences_conform(pri: httpx.Client, steps: list[str], params: dict[str, str]) -> None:
+    created = pri.post(
+        f"{P}/provider/advanced",
+        json={"provider": "conformance-test-content", "capabilities": ["ShowContent", "PollResult"]},
+    )
+    assert_conforms(created)
+    sid, key = created.json()["sessionId"], created.json()["resultCollection"]["resultsAccessKey"]
+    finished = False
+    for step in steps:
+        if step == "finish" and not finished:
+            key, finished = finish(pri, sid), True
+            continue
+        response = {
+            "get": lambda: pri.get(f"{P}/{sid}"),
+            "cancel": lambda: pri.post(f"{P}/{sid}/cancel"),
+            "redact": lambda: pri.post(f"{P}/{sid}/redact"),
+            "results": lambda k=key: pri.post(f"{P}/{sid}/results", json={"resultsAccessKey": k}),
+            "refresh": lambda k=key: pri.post(f"{P}/{sid}/step/refresh", json={"resultsAccessKey": k}),
+            "finish": lambda: pri.get(f"{P}/{sid}"),
+            "list": lambda: pri.get(f"{P}/list", params=params),
+        }[step]()
+        assert_conforms(response)
+        if step == "cancel":
+            finished = True
+        if step in ("get", "cancel"):
+            session = response.json()["session"]
+            assert session["updated"] >= session["created"]
+            assert not session["success"] or session["done"]
+            assert session["errorCode"] is None or session["done"]
+
+
+# --- odd input -----------------------------------------------------------------------------------
+
+BODY_PATHS = [
+    f"{P}/widget",
+    f"{P}/provider/hosted",
+    f"{P}/provider/advanced",
+    f"{P}/{uuid.uuid4()}/results",
+    f"{P}/{uuid.uuid4()}/step/refresh",
+]
+CONTENT_TYPES = st.sampled_from(
+    [
+        "application/json",
+        "text/json",
+        "application/problem+json",
+        "application/json; charset=utf-8",
+        "text/plain",
+        "",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+        "application/json\u00e9",
+    ]
+)
+
+
+@FAST
+@given(
+    path=st.sampled_from(BODY_PATHS),
+    raw=st.binary(max_size=200) | JSON.map(lambda v: json.dumps(v).encode()),
+    content_type=CONTENT_TYPES,
+)
+def test_malformed_input_is_never_a_server_error(
+    pri: httpx.Client, path: str, raw: bytes, content_type: str
+) -> None:
+    headers = {"Content-Type": content_type} if content_type else {}
+    response = pri.post(path, content=raw, headers=headers)
+    assert response.status_code < 500, response.text
+    if response.status_code >= 400:
+        assert response.headers["content-type"] == "application/problem+json"
+
+
+@FAST
+@given(query=st.text(max_size=60))
+def test_odd_query_strings_are_never_a_server_error(pri: httpx.Client, query: str) -> None:
+    response = pri.get(f"{P}/list?{query}")
+    assert response.status_code in (200, 400), response.text
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"[" * 100_000,
+        b'{"a":"\\ud800"}',
+        b"\xff\xfe{",
+        b'{"provider": 1e999}',
+        b'{"provider":"' + b"x" * (2 << 20) + b'"}',
+        b"NaN",
+        b"{}" * 3,
+    ],
+)
+def test_pathological_bodies(pri: httpx.Client, raw: bytes) -> None:
+    for path in BODY_PATHS:
+        response = pri.post(path, content=raw, headers={"Content-Type": "application/json"})
+        assert 400 <= response.status_code < 500, (path, response.status_code, response.text)
+        assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_accepted_media_types(pri: httpx.Client) -> None:
+    for media in (
+        "application/json",
+        "text/json",
+        "application/merge-patch+json",
+        "Application/JSON; charset=utf-8",
+    ):
+        response = pri.post(f"{P}/widget", content=b"{}", headers={"Content-Type": media})
+        assert response.status_code == 200, (media, response.text)
+    response = pri.post(f"{P}/widget", content=b"{}", headers={"Content-Type": "text/plain"})
+    assert response.status_code == 415
+    sid = pri.post(f"{P}/widget", json={}).json()["sessionId"]
+    for headers in ({}, {"Content-Type": "application/json"}, {"Content-Type": "text/html"}):
+        assert pri.post(f"{P}/{sid}/cancel", headers=headers).status_code == 200
+        assert pri.get(f"{P}/{sid}", headers=headers).status_code == 200
+
+
+def test_auth(server: EmbeddedServer) -> None:
+    for token in (None, "nope"):
+        with client_for(server, token) as anon:
+            response = anon.get(f"{P}/list")
+            assert response.status_code == 401
+            assert response.headers["www-authenticate"].startswith("Bearer")
+            assert response.content == b""
+    with httpx.Client(
+        base_url=server.url, headers={"Authorization": f"Basic {server.primary_token}"}
+    ) as basic:
+        assert basic.get(f"{P}/list").status_code == 401
+
+
+def test_unknown_session_and_wrong_key_are_the_same_404(pri: httpx.Client) -> None:
+    sid = pri.post(f"{P}/widget", json={}).json()["sessionId"]
+    key = finish(pri, sid)
+    wrong = pri.post(f"{P}/{sid}/results", json={"resultsAccessKey": key + "x"})
+    unknown = pri.post(f"{P}/{uuid.uuid4()}/results", json={"resultsAccessKey": key})
+    assert wrong.status_code == unknown.status_code == 404
+    assert wrong.content == unknown.content
+    assert pri.get(f"{P}/{uuid.uuid4()}").content == unknown.content
+
+
+# --- limits, isolation, concurrency ----------------------------------------------------------------
+
+
+def test_eviction_cap() -> None:
+    with EmbeddedServer(max_sessions=5) as small, client_for(small, small.primary_token) as client:
+        ids = [client.post(f"{P}/widget", json={}).json()["sessionId"] for _ in range(8)]
+        listing = client.get(f"{P}/list").json()
+        assert listing["total"] == 5
+        assert [s["id"] for s in listing["sessions"]] == ids[:2:-1]
+        assert all(client.get(f"{P}/{sid}").status_code == 404 for sid in ids[:3])
+        assert all(client.get(f"{P}/{sid}").status_code == 200 for sid in ids[3:])
+
+
+def test_account_isolation(server: EmbeddedServer, pri: httpx.Client, sec: httpx.Client) -> None:
+    sid = pri.post(
+        f"{P}/provider/advanced",
+        json={"provider": "conformance-test-content", "capabilities": ["ShowContent", "PollResult"]},
+    ).json()["sessionId"]
+    key = finish(pri, sid)
+    assert sid not in sec.get(f"{P}/list", params={"PageSize": 50}).text
+    for response in (
+        sec.get(f"{P}/{sid}"),
+        sec.post(f"{P}/{sid}/cancel"),
+        sec.post(f"{P}/{sid}/redact"),
+        sec.post(f"{P}/{sid}/results", json={"resultsAccessKey": key}),
+        sec.post(f"{P}/{sid}/step/refresh", json={}),
+    ):
+        assert response.status_code == 404
+    assert pri.post(f"{P}/{sid}/results", json={"resultsAccessKey": key}).json()["identityData"] is not None
+    other_hook = sec.post(
+        HOOK_PATH, json={"state": "trinsic session finished", "params": {"session_id": sid, "success": True}}
+    )
+    assert other_hook.status_code == 404
+
+
+def test_concurrent_clients() -> None:
+    with EmbeddedServer() as fresh:
+
+        def work(_: int) -> list[str]:
+            with client_for(fresh, fresh.primary_token) as client:
+                ids = []
+                for _ in range(25):
+                    created = client.post(f"{P}/widget", json={})
+                    assert created.status_code == 200
+                    ids.append(created.json()["sessionId"])
+                    assert client.get(f"{P}/list", params={"PageSize": 5}).status_code == 200
+                    assert client.post(f"{P}/{ids[-1]}/cancel").status_code == 200
+                return ids
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            ids = [sid for chunk in pool.map(work, range(8)) for sid in chunk]
+        assert len(set(ids)) == 200
+        with client_for(fresh, fresh.primary_token) as client:
+            listed = [
+                s
+                for page in range(1, 5)
+                for s in client.get(f"{P}/list", params={"PageSize": 50, "Page": page}).json()["sessions"]
+            ]
+        assert sorted(s["id"] for s in listed) == sorted(ids)
+        assert all(s["errorCode"] == "Canceled" for s in listed)
+
+
+def test_hook_refuses_bad_params(pri: httpx.Client) -> None:
+    sid = pri.post(f"{P}/widget", json={}).json()["sessionId"]
+    for params in (
+        {},
+        {"session_id": sid},
+        {"session_id": sid, "success": "yes"},
+        {"session_id": sid, "success": False, "error_code": "Nope"},
+    ):
+        response = pri.post(HOOK_PATH, json={"state": "trinsic session finished", "params": params})
+        assert response.status_code == 400, params
+    finish(pri, sid)
+    again = pri.post(
+        HOOK_PATH, json={"state": "trinsic session finished", "params": {"session_id": sid, "success": True}}
+    )
+    assert again.status_code == 409
+
+
+# --- faults: every one changes what a scripted client observes -------------------------------------
+
+
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{16,}")
+
+
+def _shape(value: Any) -> Any:
+    """A body with its random parts (ids, keys, nonces, times) replaced by their kind."""
+    if isinstance(value, dict):
+        return {
+            k: _shape(v)
+            for k, v in value.items()
+            if k not in ("created", "updated", "expiresAt", "refreshAfter")
+        }
+    if isinstance(value, list):
+        return [_shape(v) for v in value]
+    if isinstance(value, str):
+        try:
+            uuid.UUID(value)
+            return "<uuid>" if len(value) == 36 else "<hex>"
+        except ValueError:
+            return _TOKEN.sub("<tok>", value)
+    return value
+
+
+def observe(faults: tuple[str, ...]) -> list[Any]:
+    """Run one scripted scenario over every operation and record what a client can see."""
+    seen: list[Any] = []
+    with (
+        EmbeddedServer(faults=faults) as srv,
+        client_for(srv, srv.primary_token) as c,
+        client_for(srv, srv.other_token) as o,
+        client_for(srv, None) as anon,
+    ):
+
+        def note(label: str, r: httpx.Response) -> Any:
+            body = r.json() if r.content and "json" in r.headers.get("content-type", "") else r.text
+            seen.append((label, r.status_code, r.headers.get("content-type"), _shape(body)))
+            if isinstance(body, dict):
+                for s in [body.get("session"), *(body.get("sessions") or [])]:
+                    if isinstance(s, dict):
+                        seen.append((label, "updated-created", s["updated"] - s["created"]))
+                step = body.get("nextStep")
+                if isinstance(step, dict) and step.get("refresh"):
+                    info = step["refresh"]
+                    seen.append((label, "refresh-order", info["refreshAfter"] <= info["expiresAt"]))
+            return body
+
+        note("anon", anon.get(f"{P}/list"))
+        note("size0", c.get(f"{P}/list", params={"PageSize": 0}))
+        w1 = note("widget", c.post(f"{P}/widget", json={}))["sessionId"]
+        note("widget-providers", c.post(f"{P}/widget", json={"providers": ["conformance-test"]}))
+        note(
+            "widget-known", c.post(f"{P}/widget", json={"knownIdentityData": {"person": {"givenName": "A"}}})
+        )
+        note(
+            "hosted",
+            c.post(f"{P}/provider/hosted", json={"provider": "conformance-test", "redirectUrl": REDIRECT}),
+        )
+        note("hosted-no-redirect", c.post(f"{P}/provider/hosted", json={"provider": "conformance-test"}))
+        note(
+            "hosted-bad-nik",
+            c.post(
+                f"{P}/provider/hosted",
+                json={
+                    "provider": "f-indonesia-nik",
+                    "redirectUrl": REDIRECT,
+                    "providerInput": {
+                        "indonesiaNik": {"fullName": "A", "dateOfBirth": "2000-01-01", "nikIdNumber": "1"}
+                    },
+                },
+            ),
+        )
+        note(
+            "hosted-cnh-gif",
+            c.post(
+                f"{P}/provider/hosted",
+                json={
+                    "provider": "g-brazil-digital-cnh",
+                    "redirectUrl": REDIRECT,
+                    "providerInput": {
+                        "brazilDigitalCnh": {"cpfNumber": "12345678909", "digitalCnhFileContentType": "x/y"}
+                    },
+                },
+            ),
+        )
+        note(
+            "adv-empty",
+            c.post(f"{P}/provider/advanced", json={"provider": "conformance-test", "capabilities": []}),
+        )
+        note(
+            "adv-mobile",
+            c.post(
+                f"{P}/provider/advanced",
+                json={
+                    "provider": "conformance-test-mobile",
+                    "capabilities": ["DeeplinkToMobile", "PollResult"],
+                },
+            ),
+        )
+        note(
+            "adv-gap",
+            c.post(
+                f"{P}/provider/advanced",
+                json={
+                    "provider": "conformance-test-mobile",
+                    "capabilities": HOSTED_FLOW,
+                    "redirectUrl": REDIRECT,
+                },
+            ),
+        )
+        note(
+            "adv-fallback",
+            c.post(
+                f"{P}/provider/advanced",
+                json={
+                    "provider": "conformance-test-mobile",
+                    "capabilities": HOSTED_FLOW,
+                    "redirectUrl": REDIRECT,
+                    "fallbackToHostedUI": True,
+                },
+            ),
+        )
+        note(
+            "adv-fallback-no-url",
+            c.post(
+                f"{P}/provider/advanced",
+                json={
+                    "provider": "conformance-test-mobile",
+                    "capabilities": HOSTED_FLOW,
+                    "fallbackToHostedUI": True,
+                },
+            ),
+        )
+        note(
+            "adv-redirect-no-url",
+            c.post(
+                f"{P}/provider/advanced", json={"provider": "conformance-test", "capabilities": HOSTED_FLOW}
+            ),
+        )
+        note(
+            "adv-redirect",
+            c.post(
+                f"{P}/provider/advanced",
+                json={"provider": "conformance-test", "capabilities": HOSTED_FLOW, "redirectUrl": REDIRECT},
+            ),
+        )
+        content = note(
+            "adv-content",
+            c.post(
+                f"{P}/provider/advanced",
+                json={"provider": "conformance-test-content", "capabilities": ["ShowContent", "PollResult"]},
+            ),
+        )
+        refreshed = note("refresh", c.post(f"{P}/{content['sessionId']}/step/refresh", json={}))
+        seen.append(("refresh-new", refreshed["nextStep"]["content"] != content["nextStep"]["content"]))
+        note("get", c.get(f"{P}/{w1}"))
+        key = finish(c, w1)
+        note("results", c.post(f"{P}/{w1}/results", json={"resultsAccessKey": key}))
+        note("results-wrong", c.post(f"{P}/{w1}/results", json={"resultsAccessKey": key + "x"}))
+        w2 = c.post(f"{P}/widget", json={}).json()["sessionId"]
+        finish(c, w2, success=False)
+        note("failed", c.get(f"{P}/{w2}"))
+        w3 = c.post(f"{P}/widget", json={}).json()["sessionId"]
+        note("cancel", c.post(f"{P}/{w3}/cancel"))
+        for order_by in ("Created", "Updated", "State"):
+            for direction in ("Ascending", "Descending"):
+                listing = note(
+                    f"list-{order_by}-{direction}",
+                    c.get(
+                        f"{P}/list", params={"OrderBy": order_by, "OrderDirection": direction, "PageSize": 50}
+                    ),
+                )
+                seen.append((order_by, direction, [s["id"] for s in listing["sessions"]].index(w3)))
+        for page in (1, 2, 3):
+            listing = note(f"page-{page}", c.get(f"{P}/list", params={"PageSize": 4, "Page": page}))
+            seen.append(("page", page, listing["total"], listing["more"], len(listing["sessions"])))
+        note("size51", c.get(f"{P}/list", params={"PageSize": 51}))
+        note("redact", c.post(f"{P}/{w1}/redact"))
+        for attempt in (1, 2):
+            note(f"after-redact-{attempt}", c.post(f"{P}/{w1}/results", json={"resultsAccessKey": key}))
+        seen.append(("foreign-list", w3 in o.get(f"{P}/list").text))
+        note("foreign-get", o.get(f"{P}/{w1}"))
+        w4 = c.post(f"{P}/widget", json={}).json()["sessionId"]
+        note("foreign-cancel", o.post(f"{P}/{w4}/cancel"))
+        note("after-foreign-cancel", c.get(f"{P}/{w4}"))
+        note("malformed", c.post(f"{P}/widget", content=b"{", headers={"Content-Type": "application/json"}))
+    return seen
+
+
+def test_observations_are_deterministic() -> None:
+    assert observe(()) == observe(())
+
+
+@pytest.mark.parametrize("fault", TRN_FAULTS)
+def test_each_fault_changes_behaviour(fault: str) -> None:
+    clean = observe(())
+    assert observe((fault,)) != clean, f"{fault} changed nothing a client can observe"
