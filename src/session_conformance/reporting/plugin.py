@@ -114,15 +114,16 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     state.reports_dir = reports_dir
     state.started = _now()
+    # xdist workers parse the command line again, so they reach the same defaults on their own.
+    if not getattr(config.option, "allure_report_dir", None):
+        config.option.allure_report_dir = str(reports_dir / "allure-results")
+        config.option.clean_alluredir = True
     if state.worker:
         # The controller prepared the results folder; a worker cleaning it would race the others.
         config.option.clean_alluredir = False
         return
     state.distributed = bool(getattr(config.option, "numprocesses", None)) or \
         getattr(config.option, "dist", "no") not in ("no", None)
-    if not getattr(config.option, "allure_report_dir", None):
-        config.option.allure_report_dir = str(reports_dir / "allure-results")
-        config.option.clean_alluredir = True
     if not getattr(config.option, "xmlpath", None):
         reports_dir.mkdir(parents=True, exist_ok=True)
         config.option.xmlpath = str(reports_dir / "junit.xml")
