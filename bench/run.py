@@ -37,7 +37,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psutil
+
+try:
+    import psutil
+except ImportError:  # tox -e bench installs it; a bare venv may not have it
+    sys.exit("bench/run.py needs psutil: pip install psutil (tox -e bench installs it)")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import load  # bench/load.py, next to this file
