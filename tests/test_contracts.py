@@ -348,7 +348,7 @@ class Mutant:
 
 
 def examples() -> list[Example]:
-    out = []
+    out: list[Example] = []
     for op in _operations():
         for def_name, schema in sorted(op.defs.items()):
             if isinstance(schema, dict):
@@ -362,7 +362,7 @@ def _broken_string(value: str, node: dict[str, Any]) -> Iterator[tuple[str, str]
     if "maxLength" in node:
         yield f"maxLength={node['maxLength']}", value + "x" * (node["maxLength"] + 1 - len(value))
     if "pattern" in node:
-        for candidate in (value + "!", "!" + value, "", " ", "!", "x", "0"):
+        for candidate in (value[:-1] + "!", "!" + value[1:], value + "!", "!" + value, "", " ", "x", "0"):
             if not re.search(node["pattern"], candidate):
                 yield "pattern", candidate
                 break
