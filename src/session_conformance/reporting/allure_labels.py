@@ -48,7 +48,7 @@ def severity_of(rules: Iterable[str], catalogue: Mapping[str, Mapping[str, Any]]
 
 
 def _short(statement: str, limit: int = STORY_STATEMENT_CHARS) -> str:
-    text = " ".join(statement.replace("`", "").split())
+    text = " ".join(statement.replace("`", "").replace("**", "").split())
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
