@@ -274,12 +274,16 @@ class Walker:
         yield Location(path, uri, pointer, value, chain)
         if isinstance(value, dict):
             for key, item in value.items():
-                for node in chain:
-                    if key in (node.schema.get("properties") or {}):
-                        yield from self.walk(
-                            node.uri, f"{node.pointer}/properties/{escape(key)}", item, (*path, key)
-                        )
-                        break
+                declared = [n for n in chain if key in (n.schema.get("properties") or {})]
+                maps = [n for n in chain if isinstance(n.schema.get("additionalProperties"), dict)]
+                if declared:
+                    node = declared[0]
+                    yield from self.walk(
+                        node.uri, f"{node.pointer}/properties/{escape(key)}", item, (*path, key)
+                    )
+                elif maps:  # a map: its values follow the additionalProperties schema
+                    node = maps[0]
+                    yield from self.walk(node.uri, f"{node.pointer}/additionalProperties", item, (*path, key))
         elif isinstance(value, list):
             for node in chain:
                 if isinstance(node.schema.get("items"), dict):
