@@ -116,6 +116,8 @@ def test_search_body_that_cannot_be_decoded(zt: Zitadel, case: str) -> None:
 CREATE_UNDECODABLE: dict[str, Any] = {
     "malformed JSON": b'{"metadata": {"k": ',
     "not UTF-8": b'{"metadata": {"k": "\xff\xfe"}}',
+    "a lone UTF-16 surrogate in a string": b'{"userAgent": {"description": "broken \\ud800 text"}}',
+    "a lone UTF-16 surrogate in a map key": b'{"metadata": {"k\\udc00": "YQ=="}}',
     "lifetime is a number": {"lifetime": 300},
     "metadata is a string": {"metadata": "key=value"},
     "checks is an array": {"checks": []},
