@@ -20,6 +20,7 @@ Rule mapping of ``check_contract`` (also in docs/decisions/suite.md):
 from __future__ import annotations
 
 import atexit
+import contextlib
 import email.utils
 import json as jsonlib
 import re
@@ -51,22 +52,33 @@ MAX_429_RETRIES = 3
 MAX_RETRY_WAIT = 30.0  # seconds; a longer Retry-After is capped
 USER_AGENT = "session-conformance"
 
-# Operations that create, change or delete something (refused under --read-only).
-WRITE_OPERATIONS = frozenset(
-    {
-        "trinsic:createWidgetSession",
-        "trinsic:createHostedProviderSession",
-        "trinsic:createAdvancedProviderSession",
-        "trinsic:cancelSession",
-        "trinsic:redactSession",
-        "trinsic:refreshStepContent",
-        *(
-            f"{api}:{op}"
-            for api in ("zitadel-v2", "zitadel-v2beta")
-            for op in ("createSession", "setSession", "deleteSession")
-        ),
-    }
-)
+_READ_POSTS = re.compile(r"/(search|results|list)/?$")
+
+
+def is_write(op: Operation) -> bool:
+    """Whether an operation creates, changes or deletes something (refused under ``--read-only``).
+
+    Every PATCH/PUT/DELETE, and every POST except the reads sent as POST (``.../search``, ``.../results``).
+    """
+    return op.method in ("PATCH", "PUT", "DELETE") or (
+        op.method == "POST" and not _READ_POSTS.search(op.path)
+    )
+
+
+def is_create(op: Operation) -> bool:
+    """A session create (Trinsic widget, hosted, advanced; Zitadel create)."""
+    return op.method == "POST" and bool(_TRINSIC_CREATE.match(op.path) or _ZITADEL_CREATE.match(op.path))
+
+
+class _WriteKeys:
+    """``op.key in WRITE_OPERATIONS``: the write operations among the loaded contracts."""
+
+    def __contains__(self, key: object) -> bool:
+        op = load_contracts().operations.get(str(key))
+        return op is not None and is_write(op)
+
+
+WRITE_OPERATIONS = _WriteKeys()
 _TRINSIC_CREATE = re.compile(r"^/api/v1/sessions/(widget|provider/hosted|provider/advanced)/?$")
 _ZITADEL_CREATE = re.compile(r"^/(v2|v2beta)/sessions/?$")
 
@@ -250,7 +262,7 @@ def response_rule(api: str, op: Operation | None, status: int, *, kind: str = "b
         return "TRN-R02" if status in (401, 403) else "TRN-R03"
     if success:
         if kind == "status":
-            return "ZTD-R02" if op is not None and op.operation_id == "createSession" else "ZTD-R03"
+            return "ZTD-R02" if op is not None and is_create(op) else "ZTD-R03"
         return "ZTD-R08" if kind == "null" else "ZTD-R07"
     return "ZTD-R01" if status == 401 else "ZTD-R04"
 
@@ -292,7 +304,7 @@ def contract_violations(
             )
         ]
     success = 200 <= status < 300
-    if API_FAMILY[api] == "zitadel" and success and op.operation_id == "createSession" and status != 201:
+    if API_FAMILY[api] == "zitadel" and success and is_create(op) and status != 201:
         return [("ZTD-R02", f"{label}; a successful create answers 201")]
     if spec.body == "any":
         return []
@@ -506,10 +518,8 @@ class ConformanceClient:
     def _after(self, exchange: Exchange, bearer: str | None) -> None:
         body = exchange.json_or_none() if exchange.body else None
         if body is not None:
-            try:
+            with contextlib.suppress(RecursionError):
                 redact_json(body)  # registers secrets seen in the response (tokens, keys, launch URLs)
-            except RecursionError:
-                pass
         created = created_session(
             exchange.method,
             self._rel_path(exchange.url),

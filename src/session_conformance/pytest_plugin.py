@@ -37,6 +37,7 @@ from session_conformance.evidence import Exchange, ItemRecord, render_evidence
 from session_conformance.http import (
     CLEANUP,
     EXCHANGES,
+    WRITE_OPERATIONS,
     ConformanceClient,
     ProviderState,
     ProviderStateError,
@@ -539,12 +540,26 @@ def _operation_of(item: pytest.Item, api: str | None) -> list[str]:
         return []
 
 
+def _unique_nodeids(items: list[pytest.Item]) -> None:
+    """Schemathesis items of one test function share a node ID; give each its own (reports, xdist)."""
+    for item in items:
+        if getattr(item, "operation_label", None) and not item.nodeid.endswith(f"::{item.name}"):
+            nodeid = f"{item.nodeid.rpartition('::')[0]}::{item.name}"
+            try:  # pytest >= 9 keeps a structured ID
+                from _pytest.nodeid import NodeId
+
+                item._id = NodeId.parse(nodeid)
+            except ImportError:
+                item._nodeid = nodeid  # type: ignore[attr-defined]
+
+
 def pytest_collection_modifyitems(
     session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
 ) -> None:
     options = config.stash.get(OPTIONS_KEY, None)
     if options is None:
         return
+    _unique_nodeids(items)
     selected_families = {API_FAMILY[api] for api in options.apis}
     keep: list[pytest.Item] = []
     deselected: list[pytest.Item] = []
@@ -557,6 +572,7 @@ def pytest_collection_modifyitems(
             nodeid=item.nodeid, api=api, rules=item_rules(item, api), operations=_operation_of(item, api)
         )
         item.stash[ITEM_RECORD] = record
+        item.extra_keyword_matches.update(f"{op}:" for op in record.operations)  # -k "api:operationId:"
         if (api in APIS and api not in options.apis) or (
             api == "zitadel" and "zitadel" not in selected_families
         ):
@@ -565,6 +581,9 @@ def pytest_collection_modifyitems(
         if options.rules is not None and not (set(record.rules) & options.rules):
             deselected.append(item)
             continue
+        writes = any(op in WRITE_OPERATIONS for op in record.operations)
+        if options.read_only and getattr(item, "operation_label", None) and writes:
+            item.add_marker(pytest.mark.skip(reason=SKIP_REASONS["writes"]))
         for marker in item.iter_markers("needs"):
             for need in marker.args:
                 if _missing(str(need), options):
@@ -583,11 +602,21 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     EXCHANGES.start()
 
 
+def _selector(item: pytest.Item) -> list[str]:
+    """Arguments that select exactly this item (Schemathesis items cannot be selected by node ID)."""
+    record = item.stash.get(ITEM_RECORD, None)
+    if getattr(item, "operation_label", None) and record is not None and record.operations:
+        name = getattr(item, "originalname", None) or item.name.split("[")[0]
+        path = item.nodeid.split("::")[0]
+        return [shlex.quote(path), "-k", shlex.quote(f"{name} and {record.operations[0]}:")]
+    return [shlex.quote(item.nodeid)]
+
+
 def replay_command(item: pytest.Item) -> str:
     options = current_options()
     parts = [
         "pytest",
-        shlex.quote(item.nodeid),
+        *_selector(item),
         f"--hypothesis-seed={run_seed()}",
         f"--profile={options.profile.name}",
     ]

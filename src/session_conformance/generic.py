@@ -1,0 +1,271 @@
+"""Schemathesis glue for the generic suites: schemas per API and mode, calls through our client, and
+Schemathesis check failures mapped to rule IDs.
+
+Check → rule mapping (the table is in docs/decisions/suite.md):
+
+- ``not_a_server_error``: Trinsic TRN-R04 (positive) / TRN-X01 (negative);
+  Zitadel ZTD-R04 (positive) / ZTD-R09 or ZTD-R10 (negative);
+- ``negative_data_rejection``: TRN-X01; ZTD-R09 (wrong type or format) / ZTD-R10 (a constraint);
+- ``status_code_conformance``, ``content_type_conformance``, ``response_schema_conformance``:
+  ``http.response_rule`` (as the contract check);
+- ``use_after_free``: ZTD-R50; ``ensure_resource_availability``: TRN-R37 / ZTD-R63;
+- our contract check (``http.contract_violations``): TRN-R04/R02/R03/R42, ZTD-R02/R03/R07/R08/R01/R04.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import schemathesis
+from hypothesis import strategies as st
+from schemathesis.checks import not_a_server_error
+from schemathesis.core.failures import Failure, FailureGroup
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    ensure_resource_availability,
+    negative_data_rejection,
+    response_schema_conformance,
+    status_code_conformance,
+    use_after_free,
+)
+
+from session_conformance.config import Options, Profile
+from session_conformance.contracts import (
+    API_FAMILY,
+    API_TITLES,
+    APIS,
+    Operation,
+    load_contracts,
+    openapi_document,
+)
+from session_conformance.evidence import Exchange
+from session_conformance.http import WRITE_OPERATIONS, ConformanceClient, contract_violations, response_rule
+from session_conformance.links import SESSION_PATH_PARAMETERS, add_links
+from session_conformance.redaction import redact_text
+from session_conformance.verdict import RuleViolation
+
+CheckFunction = Callable[..., Any]
+POSITIVE_CHECKS: tuple[CheckFunction, ...] = (
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+)
+NEGATIVE_CHECKS: tuple[CheckFunction, ...] = (*POSITIVE_CHECKS, negative_data_rejection)
+STATEFUL_CHECKS: tuple[CheckFunction, ...] = (*POSITIVE_CHECKS, use_after_free, ensure_resource_availability)
+
+# Every rule a generic check can report, per family (for the tests' `rules` markers).
+GENERIC_RULES = {
+    "trinsic": ("TRN-R02", "TRN-R03", "TRN-R04", "TRN-R37", "TRN-R42", "TRN-X01"),
+    "zitadel": (
+        "ZTD-R01",
+        "ZTD-R02",
+        "ZTD-R03",
+        "ZTD-R04",
+        "ZTD-R07",
+        "ZTD-R08",
+        "ZTD-R09",
+        "ZTD-R10",
+        "ZTD-R50",
+        "ZTD-R63",
+    ),
+}
+ALL_GENERIC_RULES = (*GENERIC_RULES["trinsic"], *GENERIC_RULES["zitadel"])
+
+# Session IDs of real sessions per API; positive cases draw path parameters from them.
+SESSION_POOL: dict[str, list[str]] = {}
+
+
+def schemathesis_config(
+    profile: Profile, seed: int, *, mode: str, stateful: bool = False, family: str = "trinsic"
+) -> schemathesis.Config:
+    """The Schemathesis configuration of one generic test: budget, mode, phases, checks."""
+    expected_5xx = ["2xx", "3xx", "4xx"] + (["501"] if family == "zitadel" else [])
+    generation = {
+        "mode": mode,
+        "max-examples": profile.max_examples,
+        "with-security-parameters": False,
+        "deterministic": False,
+    }
+    return schemathesis.Config.from_dict(
+        {
+            "seed": seed,
+            "generation": generation,
+            "phases": {
+                "examples": {"enabled": not stateful},
+                "coverage": {"enabled": profile.coverage_phase and not stateful},
+                "fuzzing": {"enabled": not stateful},
+                "stateful": {"enabled": stateful, "max-steps": profile.stateful_steps},
+            },
+            "checks": {"not_a_server_error": {"expected-statuses": expected_5xx}},
+            "output": {"sanitization": {"enabled": True}},
+        }
+    )
+
+
+def load_schema(
+    api: str, options: Options, seed: int, *, mode: str = "positive", stateful: bool = False
+) -> Any:
+    """The OpenAPI document of ``api`` (with derived links) as a Schemathesis schema."""
+    document = add_links(openapi_document(api))
+    config = schemathesis_config(options.profile, seed, mode=mode, stateful=stateful, family=API_FAMILY[api])
+    schema = schemathesis.openapi.from_dict(document, config=config)
+    if mode == "positive" and not stateful:
+        schema.hook("flatmap_path_parameters")(_real_session_ids(api))
+    return schema
+
+
+def _real_session_ids(api: str) -> Callable[..., Any]:
+    def flatmap_path_parameters(context: Any, path_parameters: dict[str, Any]) -> Any:
+        pool = SESSION_POOL.get(api) or []
+        if not path_parameters:
+            return st.just(path_parameters)
+        names = [name for name in SESSION_PATH_PARAMETERS if name in path_parameters]
+        if not pool or not names:
+            return st.just(path_parameters)
+        choices = [path_parameters[names[0]], *pool]
+        return st.sampled_from(choices).map(lambda value: {**path_parameters, **dict.fromkeys(names, value)})
+
+    return flatmap_path_parameters
+
+
+def operation_of(api: str, case: Any) -> Operation:
+    return load_contracts().find(api, case.method, case.path)
+
+
+def is_write(api: str, case: Any) -> bool:
+    return operation_of(api, case).key in WRITE_OPERATIONS
+
+
+def rule_for_check(
+    check: str, api: str, op: Operation, status: int, *, negative: bool, description: str | None = None
+) -> str:
+    family = API_FAMILY[api]
+    if check in ("not_a_server_error", "negative_data_rejection"):
+        if family == "trinsic":
+            return "TRN-X01" if negative or check == "negative_data_rejection" else "TRN-R04"
+        if not negative and check == "not_a_server_error":
+            return "ZTD-R04"
+        return "ZTD-R09" if "type" in (description or "").lower() else "ZTD-R10"
+    if check == "use_after_free":
+        return "ZTD-R50" if family == "zitadel" else "TRN-R29"
+    if check == "ensure_resource_availability":
+        return "ZTD-R63" if family == "zitadel" else "TRN-R37"
+    kind = {"status_code_conformance": "status", "content_type_conformance": "content_type"}.get(
+        check, "body"
+    )
+    return response_rule(api, op, status, kind=kind)
+
+
+def _check_name(failure: Failure, default: str) -> str:
+    checks = type(failure).checks
+    return checks[0] if checks else default
+
+
+def _description(case: Any) -> str | None:
+    meta = getattr(case, "meta", None)
+    data = getattr(getattr(meta, "phase", None), "data", None)
+    return getattr(data, "description", None)
+
+
+def violations_for(
+    case: Any,
+    exchange: Exchange,
+    api: str,
+    *,
+    checks: Sequence[CheckFunction],
+    strict: bool,
+    negative: bool,
+    recorder: Any = None,
+) -> list[tuple[str, str]]:
+    """Run each Schemathesis check and our contract check; every failure as ``(rule, message)``."""
+    op = operation_of(api, case)
+    assert exchange.raw is not None
+    response = schemathesis.Response.from_any(exchange.raw)
+    problems: list[tuple[str, str]] = []
+    for check in checks:
+        try:
+            case.validate_response(response, checks=[check], recorder=recorder)
+        except FailureGroup as group:
+            for failure in group.exceptions:
+                name = _check_name(failure, check.__name__)
+                rule = rule_for_check(
+                    name, api, op, exchange.status, negative=negative, description=_description(case)
+                )
+                detail = failure.message if len(failure.message) <= 600 else failure.message[:600] + " ..."
+                text = f"{name}: {failure.title}" + (f" — {detail}" if detail else "")
+                problems.append((rule, redact_text(text)))
+    problems.extend(contract_violations(load_contracts(), exchange, op, strict=strict))
+    return problems
+
+
+def raise_violations(
+    problems: list[tuple[str, str]], exchange: Exchange, *, only: frozenset[str] | None, context: str
+) -> None:
+    """Raise one ``RuleViolation`` naming the first rule (all problems listed); honours ``--rules``."""
+    if only is not None:
+        problems = [(rule, message) for rule, message in problems if rule in only]
+    if not problems:
+        return
+    seen: list[tuple[str, str]] = []
+    for problem in problems:
+        if problem not in seen:
+            seen.append(problem)
+    rule = seen[0][0]
+    lines = [message for r, message in seen if r == rule]
+    others = [f"[{r}] {message}" for r, message in seen if r != rule]
+    text = f"{context}: " + "; ".join(lines)
+    if others:
+        text += "\nalso: " + "\n      ".join(others)
+    raise RuleViolation(rule, text, evidence=exchange)
+
+
+def call(case: Any, client: ConformanceClient) -> Exchange:
+    """Send a generated case through our client (auth, timeouts, 429 handling, recording, cleanup)."""
+    kwargs = case.as_transport_kwargs(base_url=client.base_url)
+    return client.send_prepared(kwargs)
+
+
+def case_mode(case: Any) -> str:
+    meta = getattr(case, "meta", None)
+    mode = getattr(getattr(meta, "generation", None), "mode", None)
+    return str(getattr(mode, "value", mode or "positive"))
+
+
+def schemas_for(options: Options, seed: int, *, mode: str) -> Mapping[str, Any]:
+    """Schemas of the APIs that have contracts (an API without operations would break collection)."""
+    contracts = load_contracts()
+    return {api: load_schema(api, options, seed, mode=mode) for api in APIS if contracts.for_api(api)}
+
+
+_TITLES = {title: api for api, (title, _) in API_TITLES.items()}
+
+
+def api_of(case: Any) -> str:
+    """The API a generated case belongs to (from its schema's title)."""
+    return _TITLES[case.operation.schema.raw_schema["info"]["title"]]
+
+
+def create_real_sessions(
+    client: ConformanceClient, apis: Sequence[str], per_api: int = 2
+) -> dict[str, list[str]]:
+    """Create a few sessions per API (ended by the cleanup) so that generated IDs can hit real ones."""
+    pool: dict[str, list[str]] = {}
+    for api in apis:
+        if API_FAMILY[api] == "trinsic":
+            path = "/api/v1/sessions/widget"
+        else:
+            path = f"/{api.removeprefix('zitadel-')}/sessions"
+        ids = []
+        for _ in range(per_api):
+            exchange = client.post(path, json={})
+            body = exchange.json_or_none()
+            if (
+                200 <= exchange.status < 300
+                and isinstance(body, dict)
+                and isinstance(body.get("sessionId"), str)
+            ):
+                ids.append(body["sessionId"])
+        pool[api] = ids
+    return pool

@@ -1,0 +1,89 @@
+"""Every operation of every API refuses a request without a bearer token or with a wrong one.
+
+Trinsic: TRN-R01 (the request must not succeed) and TRN-R02 (the answer is the documented 401).
+Zitadel: ZTD-R01 (401 with an ``rpcStatus`` body, authentication before validation).
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+
+import pytest
+
+from session_conformance.contracts import API_FAMILY, APIS, Operation, load_contracts
+from session_conformance.http import WRITE_OPERATIONS, ConformanceClient
+from session_conformance.verdict import expect
+
+# A syntactically plausible ID per API: the auth check must come before any lookup.
+PLACEHOLDER_IDS = {"trinsic": "00000000-0000-4000-8000-000000000000", "zitadel": "300000000000000000"}
+
+
+def _operations() -> list[object]:
+    params: list[object] = []
+    contracts = load_contracts()
+    for api in APIS:
+        for op in sorted(contracts.for_api(api), key=lambda o: o.operation_id):
+            marks = [pytest.mark.needs("writes")] if op.key in WRITE_OPERATIONS else []
+            params.append(pytest.param(api, op, id=f"{api}-{op.operation_id}", marks=marks))
+    return params
+
+
+def _path(op: Operation) -> str:
+    placeholder = PLACEHOLDER_IDS[API_FAMILY[op.api]]
+    return re.sub(r"\{[^}]+\}", placeholder, op.path)
+
+
+def _send(client: ConformanceClient, op: Operation, token: str | None) -> object:
+    body = {} if op.request_body != "none" else None
+    if body is None:
+        return client.request(op.method, _path(op), token=token)
+    return client.request(op.method, _path(op), json=body, token=token)
+
+
+def _check(client: ConformanceClient, op: Operation, exchange: object, what: str) -> None:
+    from session_conformance.evidence import Exchange
+
+    assert isinstance(exchange, Exchange)
+    if API_FAMILY[op.api] == "trinsic":
+        expect(
+            "TRN-R01",
+            not 200 <= exchange.status < 300,
+            f"{op.operation_id} succeeded ({exchange.status}) {what}",
+            evidence=exchange,
+        )
+        expect(
+            "TRN-R02",
+            exchange.status == 401,
+            f"{op.operation_id} answered {exchange.status} {what}; expected the documented 401",
+            evidence=exchange,
+        )
+    else:
+        expect(
+            "ZTD-R01",
+            exchange.status == 401,
+            f"{op.operation_id} answered {exchange.status} {what}; expected 401 (authentication "
+            f"comes before validation)",
+            evidence=exchange,
+        )
+        body = exchange.json_or_none()
+        expect(
+            "ZTD-R01",
+            isinstance(body, dict) and body.get("code") == 16 and isinstance(body.get("message"), str),
+            f"{op.operation_id}: the 401 {what} is not an rpcStatus with code 16",
+            evidence=exchange,
+        )
+        client.check_contract(exchange, op.api, op.operation_id)
+
+
+@pytest.mark.parametrize(("api", "op"), _operations())
+@pytest.mark.rules("TRN-R01", "TRN-R02", "ZTD-R01")
+def test_missing_token_is_refused(api: str, op: Operation, anon_client: ConformanceClient) -> None:
+    _check(anon_client, op, _send(anon_client, op, None), "without an Authorization header")
+
+
+@pytest.mark.parametrize(("api", "op"), _operations())
+@pytest.mark.rules("TRN-R01", "TRN-R02", "ZTD-R01")
+def test_wrong_token_is_refused(api: str, op: Operation, anon_client: ConformanceClient) -> None:
+    wrong = "wrong-" + secrets.token_urlsafe(18)
+    _check(anon_client, op, _send(anon_client, op, wrong), "with an unknown bearer token")
