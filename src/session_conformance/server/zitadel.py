@@ -1,24 +1,343 @@
-"""Zitadel Session Service v2 and v2beta (embedded reference implementation). STUB: being written."""
+"""Zitadel Session Service v2 and v2beta: the embedded reference implementation of the five operations.
+
+One logic serves both prefixes; v2beta differs only in its SearchQuery members (fact sheet §8).
+Request handling is: authenticate (401) -> decode and validate the body (400, code 3, no details)
+-> service logic (errors with an ErrorDetail). Choices on the fact sheet's ambiguities are in
+``docs/decisions/zitadel-server.md``; every ``F.*`` test is a fault switch (``zitadel_faults.py``).
+"""
 
 from __future__ import annotations
 
+import re
+import secrets
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from session_conformance.server import zitadel_faults as F
 from session_conformance.server.state import Account, ServerState
+from session_conformance.server.zitadel_logic import details, rendered, run_change
+from session_conformance.server.zitadel_requests import parse_change, parse_delete, parse_search
+from session_conformance.server.zitadel_search import search
+from session_conformance.server.zitadel_store import (
+    MAX_OLD_TOKENS,
+    Instance,
+    Session,
+    Store,
+    new_token,
+    token_decodable,
+)
+from session_conformance.server.zitadel_wire import (
+    CODE_OF_HTTP,
+    ERROR_DETAIL_TYPE,
+    FAILED_PRECONDITION,
+    INTERNAL,
+    INVALID_ARGUMENT,
+    NOT_FOUND,
+    PERMISSION_DENIED,
+    UNAUTHENTICATED,
+    ApiError,
+    Malformed,
+    OddInput,
+    bad,
+    dumps,
+    format_timestamp,
+    invalid,
+    json_response,
+    parse_body,
+    raw_response,
+)
 
-PROVIDER_STATES = ("zitadel user exists",)
+PROVIDER_STATES = ("zitadel user exists", "zitadel idp intent succeeded")
+PREFIXES = (("/v2", False), ("/v2beta", True))
+MAX_BODY_BYTES = 1 << 20
+_KNOWN_PATH = re.compile(r"/v2(?:beta)?/sessions(?:/[^/]+)?")
+
+Handler = Callable[[Request, Instance, Account, bool], Awaitable[Response]]
 
 
 def http_error(status: int, message: str) -> Response:
-    return JSONResponse({"code": 2, "message": message}, status_code=status)
+    """An ``rpcStatus`` for an HTTP-level error (routing, unexpected exceptions; used by ``app.py``)."""
+    code = CODE_OF_HTTP.get(status)
+    if code is None:  # keep the status/code pair consistent with grpc-gateway's table
+        code, status = (2, 500) if status >= 500 else (INVALID_ARGUMENT, 400)
+    return json_response({"code": code, "message": message}, status)
+
+
+def _store(state: ServerState) -> Store:
+    store = getattr(state, "zitadel_store", None)
+    if store is None:
+        store = Store(state.max_sessions)
+        state.zitadel_store = store  # type: ignore[attr-defined]
+    return store
+
+
+def _error(state: ServerState, exc: ApiError) -> Response:
+    body = exc.body()
+    if exc.validation and F.VALIDATION_WITH_DETAILS in state.faults:
+        body["details"] = [{"@type": ERROR_DETAIL_TYPE, "id": "EMBED-Va1id", "message": exc.message}]
+    if F.ERROR_SHAPE in state.faults:
+        del body["code"]
+    headers = {"WWW-Authenticate": exc.message} if exc.code == UNAUTHENTICATED else None
+    return json_response(body, exc.status, headers)
+
+
+def _authenticate(state: ServerState, request: Request) -> Account:
+    header = request.headers.get("authorization")
+    account = state.account_for(header)
+    if account is not None:
+        return account
+    if F.NO_AUTH in state.faults:
+        return state.accounts[0]
+    if not header:
+        raise ApiError(UNAUTHENTICATED, "auth header missing")
+    if not header.lower().startswith("bearer "):
+        raise ApiError(UNAUTHENTICATED, "invalid auth header (AUTH-toLo1)")
+    raise ApiError(UNAUTHENTICATED, "Errors.Token.Invalid (AUTH-7fs1e)")
+
+
+async def _body(state: ServerState, request: Request) -> dict[str, Any]:
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise bad(f"grpc: received message larger than max ({MAX_BODY_BYTES} bytes)")
+        chunks.append(chunk)
+    try:
+        return parse_body(b"".join(chunks))
+    except Malformed as exc:
+        if F.BAD_JSON_500 in state.faults:
+            raise ApiError(INTERNAL, "internal error") from None
+        raise bad(str(exc)) from None
+    except OddInput as exc:
+        if F.ODD_INPUT_500 in state.faults:
+            raise ApiError(2, "unknown error") from None
+        raise bad(str(exc)) from None
+
+
+def _path_id(request: Request, message: str) -> str:
+    session_id: str = request.path_params["sessionId"]
+    if len(session_id) > 200:
+        raise invalid(f"{message}.SessionId: value length must be between 1 and 200 runes, inclusive")
+    return session_id
+
+
+def _same(given: str, expected: str) -> bool:
+    return secrets.compare_digest(given.encode(), expected.encode())
+
+
+def _token_ok(state: ServerState, inst: Instance, session: Session, token: str) -> bool:
+    if _same(token, session.token):
+        return True
+    faults = state.faults
+    if F.OLD_TOKEN_VALID in faults and any(_same(token, old) for old in session.old_tokens):
+        return True
+    return F.TOKEN_ANY_SESSION in faults and any(_same(token, s.token) for s in list(inst.sessions.values()))
+
+
+def _verify_write_token(state: ServerState, inst: Instance, session: Session, token: str, ok_fault: str | None
+                        ) -> None:
+    """Set/Delete: undecodable -> 400, wrong or outdated -> 403 (fact sheet §5.7)."""
+    if not token_decodable(token):
+        raise ApiError(INVALID_ARGUMENT, "the session token is malformed", "COMMAND-hi6Ph")
+    if not _token_ok(state, inst, session, token) and not (ok_fault and ok_fault in state.faults):
+        raise ApiError(PERMISSION_DENIED, "the session token is invalid", "COMMAND-sGr42")
+
+
+def _with_challenges(payload: dict[str, Any], challenges: dict[str, Any] | None, state: ServerState) -> None:
+    if challenges is not None and (challenges or F.NO_CHALLENGES_OBJECT not in state.faults):
+        payload["challenges"] = challenges
+
+
+# --- the five operations -------------------------------------------------------------------------
 
 
 def routes(state: ServerState) -> list[Route]:
-    return []
+    store = _store(state)
+    faults = state.faults
+
+    async def create_session(request: Request, inst: Instance, account: Account, beta: bool) -> Response:
+        change = parse_change(await _body(state, request), create=True,
+                              allow_non_positive_lifetime=F.VALIDATION_IGNORED in faults)
+        now = store.clock.now()
+        session_id = secrets.token_hex(9) if F.NONNUMERIC_ID in faults else store.ids.next()
+        blank = Session(id=session_id, creator=account.caller_user_id, created=now, changed=now,
+                        token=new_token())
+        with inst.lock:
+            outcome = run_change(inst, blank, change, now=now, faults=faults, host=request.url.hostname,
+                                 create=True)
+            session = outcome.session
+            for effect in outcome.effects:
+                effect()
+            inst.events += 1
+            inst.add_session(session)
+        sequence = session.sequence + (1 if F.SEQUENCE_MISMATCH in faults else 0)
+        payload: dict[str, Any] = {"details": details(inst, sequence, now, faults), "sessionId": session.id}
+        if F.NO_TOKEN_ON_CREATE not in faults:
+            payload["sessionToken"] = session.token
+        _with_challenges(payload, outcome.challenges, state)
+        return json_response(payload, 200 if F.CREATE_200 in faults else 201)
+
+    async def list_sessions(request: Request, inst: Instance, account: Account, beta: bool) -> Response:
+        wanted = parse_search(await _body(state, request), beta=beta)
+        with inst.lock:
+            page, total = search(inst, account, wanted, faults)
+            chunks = [rendered(session, faults) for session in page]
+            events = inst.events
+        list_details: dict[str, Any] = {}
+        if total:
+            list_details["totalResult"] = str(total) if F.INT64_AS_NUMBER not in faults else total
+        if events:
+            list_details["processedSequence"] = str(events) if F.INT64_AS_NUMBER not in faults else events
+        list_details["timestamp"] = format_timestamp(store.clock.now())
+        body = b'{"details":' + dumps(list_details)
+        if chunks:
+            body += b',"sessions":[' + b",".join(chunks) + b"]"
+        return raw_response(body + b"}")
+
+    async def get_session(request: Request, inst: Instance, account: Account, beta: bool) -> Response:
+        session_id: str = request.path_params["sessionId"]
+        tokens = request.query_params.getlist("sessionToken") + request.query_params.getlist("session_token")
+        if len(tokens) > 1:
+            raise bad("sessionToken: too many values")
+        token = tokens[0] if tokens else ""
+        session = inst.sessions.get(session_id)
+        if session is None:
+            session = _lost_session(inst, session_id)
+            if session is None:
+                if F.UNKNOWN_GET_200 in faults and session_id not in inst.tombstones:
+                    return raw_response(b'{"session":{}}')
+                raise ApiError(NOT_FOUND, "Session does not exist", "QUERY-SFeaa")
+        if token and not _token_ok(state, inst, session, token) and F.GET_WRONG_TOKEN_OK not in faults:
+            raise ApiError(PERMISSION_DENIED, "the session token is invalid", "QUERY-dsfr3")
+        return raw_response(b'{"session":' + rendered(session, faults) + b"}")
+
+    def _lost_session(inst: Instance, session_id: str) -> Session | None:
+        """Where faults find sessions a conformant server no longer (or never) shows this caller."""
+        if F.DELETED_STILL_READABLE in faults and session_id in inst.tombstones:
+            return inst.tombstones[session_id]
+        if F.OTHER_ACCOUNT_VISIBLE in faults:
+            for other in store.instances():
+                if session_id in other.sessions:
+                    return other.sessions[session_id]
+        return None
+
+    async def set_session(request: Request, inst: Instance, account: Account, beta: bool) -> Response:
+        session_id = _path_id(request, "SetSessionRequest")
+        change = parse_change(await _body(state, request), create=False,
+                              allow_non_positive_lifetime=F.VALIDATION_IGNORED in faults,
+                              read_user_agent=F.USERAGENT_CHANGED in faults)
+        with inst.lock:
+            session = inst.sessions.get(session_id)
+            if session is None and F.SET_TERMINATED_OK in faults:
+                session = inst.tombstones.get(session_id)
+            if session is None:  # deleted, evicted or never created: not an active session
+                raise ApiError(FAILED_PRECONDITION, "Session is terminated", "COMMAND-Hewfq")
+            if change.token:  # Z-04: the deprecated token is verified when given
+                _verify_write_token(state, inst, session, change.token, None)
+            now = store.clock.now()
+            if session.expiration is not None and session.expiration <= now \
+                    and F.EXPIRED_SET_ALLOWED not in faults:
+                raise ApiError(FAILED_PRECONDITION, "Session is expired", "COMMAND-Hkl3d")
+            try:
+                outcome = run_change(inst, session, change, now=now, faults=faults,
+                                     host=request.url.hostname, create=False)
+            except ApiError:
+                if F.PARTIAL_FAILURE_APPLIES in faults and change.metadata:
+                    session.metadata.update({k: v for k, v in change.metadata.items() if v})
+                    session.touch()
+                raise
+            draft, token = outcome.session, None
+            if outcome.changed or F.NOOP_ROTATES in faults:
+                if outcome.changed and F.TOKEN_NOT_ROTATED in faults:
+                    token = session.token
+                else:
+                    if F.OLD_TOKEN_VALID in faults:
+                        draft.old_tokens = [*draft.old_tokens, session.token][-MAX_OLD_TOKENS:]
+                    draft.token = token = new_token()
+            if outcome.changed:
+                draft.sequence += 1
+                draft.changed = now
+                inst.events += 1
+            for effect in outcome.effects:
+                effect()
+            (inst.tombstones if session.terminated else inst.sessions)[session_id] = draft
+        payload: dict[str, Any] = {"details": details(inst, draft.sequence, draft.changed, faults)}
+        if token:
+            payload["sessionToken"] = token
+        elif beta and F.V2BETA_DIFFERS in faults:
+            payload["sessionToken"] = draft.token
+        _with_challenges(payload, outcome.challenges, state)
+        return json_response(payload, 201 if F.SET_201 in faults else 200)
+
+    async def delete_session(request: Request, inst: Instance, account: Account, beta: bool) -> Response:
+        session_id = _path_id(request, "DeleteSessionRequest")
+        token = parse_delete(await _body(state, request))
+        with inst.lock:
+            session = inst.sessions.get(session_id)
+            if session is None:  # not active: nothing to do (ZTD-R51, Z-10)
+                if F.DELETE_NOT_IDEMPOTENT in faults:
+                    raise ApiError(NOT_FOUND, "Session does not exist", "COMMAND-D2s3f")
+                buried = inst.tombstones.get(session_id)
+                if buried is None:
+                    return json_response({"details": {}})
+                return json_response({"details": details(inst, buried.sequence, buried.changed, faults)})
+            if token:
+                _verify_write_token(state, inst, session, token, F.DELETE_WRONG_TOKEN_OK)
+            session.sequence += 1
+            session.changed = store.clock.now()
+            inst.events += 1
+            inst.bury(session)
+        return json_response({"details": details(inst, session.sequence, session.changed, faults)})
+
+    def endpoint(handler: Handler, beta: bool) -> Callable[[Request], Awaitable[Response]]:
+        async def run(request: Request) -> Response:
+            try:
+                account = _authenticate(state, request)  # before any validation (ZTD-R01)
+                return await handler(request, store.instance(account), account, beta)
+            except ApiError as exc:
+                return _error(state, exc)
+
+        return run
+
+    async def unrouted(request: Request) -> Response:
+        """Everything else under the prefixes: 405 on a known path, else 404 (no slash redirects)."""
+        if _KNOWN_PATH.fullmatch(request.url.path):
+            return http_error(405, "Method Not Allowed")
+        return http_error(404, "Not Found")
+
+    out: list[Route] = []
+    for prefix, beta in PREFIXES:
+        base = f"{prefix}/sessions"
+        out += [
+            Route(base, endpoint(create_session, beta), methods=["POST"]),
+            Route(base + "/search", endpoint(list_sessions, beta), methods=["POST"]),
+            Route(base + "/{sessionId}", endpoint(get_session, beta), methods=["GET"]),
+            Route(base + "/{sessionId}", endpoint(set_session, beta), methods=["PATCH"]),
+            Route(base + "/{sessionId}", endpoint(delete_session, beta), methods=["DELETE"]),
+        ]
+    out += [Route(f"{prefix}/{{rest:path}}", unrouted) for prefix, _ in PREFIXES]
+    return out
+
+
+# --- provider states -----------------------------------------------------------------------------
 
 
 def provider_state(state: ServerState, account: Account, name: str, params: dict[str, Any]) -> Response:
-    return JSONResponse({"error": "not implemented"}, 500)
+    """``zitadel user exists`` (target-interface.md) and ``zitadel idp intent succeeded`` (embedded)."""
+    inst = _store(state).instance(account)
+    if name == "zitadel user exists":
+        user = inst.add_user()
+        return JSONResponse({"user_id": user.id, "login_name": user.login_name, "password": user.password})
+    if name == "zitadel idp intent succeeded":
+        user_id = params.get("user_id")
+        if not isinstance(user_id, str) or user_id not in inst.users:
+            wanted = "params.user_id must be the ID of a user of this account's instance"
+            return JSONResponse({"error": wanted}, 400)
+        intent = inst.add_intent(user_id)
+        return JSONResponse({"idp_intent_id": intent.id, "idp_intent_token": intent.token})
+    return JSONResponse({"error": f"unknown provider state {name!r}"}, 400)
