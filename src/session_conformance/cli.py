@@ -86,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fault", action="append", default=[], help="only these faults (default: all)")
     p.add_argument("--jobs", type=int, default=2, help="fault runs in parallel")
     p.add_argument("--output", default="reports/fault-matrix.json")
+    p.add_argument("--timeout", type=float, default=600.0, help="seconds allowed for one fault run")
     p.set_defaults(func=_cmd_fault_matrix)
     return parser
 

@@ -252,6 +252,8 @@ def redact_text(text: str) -> str:
     """Mask registered secrets, bearer tokens and ``key: value`` / ``key=value`` secrets in free text."""
     if not text:
         return text
+    # lone surrogates (generated inputs) cannot be written as UTF-8 by report writers
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
     text = SECRETS.mask(text)
     text = _HEADER_LINE.sub(lambda m: f"{m.group(1)}{(m.group(2) + ' ') if m.group(2) else ''}{MASK}", text)
     text = _CURL_AUTH.sub(lambda m: f"{m.group(1)}{(m.group(2) + ' ') if m.group(2) else ''}{MASK}", text)
