@@ -226,6 +226,10 @@ def test_native_flows(client: Any) -> None:
             ("LaunchBrowser", "CaptureRedirect"),
         ),
         (advanced(MOBILE_PROVIDER, MOBILE_FLOW), ("DeeplinkToMobile", "PollResult")),
+        (
+            advanced(MOBILE_PROVIDER, list(CAPABILITIES), redirectUrl=REDIRECT_URL),
+            ("DeeplinkToMobile", "PollResult"),
+        ),
         (advanced(CONTENT_PROVIDER, CONTENT_FLOW), ("ShowContent", "PollResult")),
         (
             advanced(LOOKUP_PROVIDER, ["PollResult"], providerInput={"indonesiaNik": VALID_NIK}),

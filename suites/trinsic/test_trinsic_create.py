@@ -85,7 +85,6 @@ def test_launch_url_is_returned_only_once(client: Any, target: Any) -> None:
 @pytest.mark.rules("TRN-R09")
 @pytest.mark.needs("writes", "trinsic_provider")
 def test_widget_may_restrict_providers(client: Any, target: Any) -> None:
-    Trinsic(client).new_widget({"providers": [_provider(target)]})
     exchange = Trinsic(client).create_widget({"providers": [_provider(target)], "redirectUrl": REDIRECT_URL})
     expect(
         "TRN-R09",

@@ -28,11 +28,21 @@ MIN_SESSIONS = 7  # enough for several pages at small page sizes
 
 
 def _ensure_sessions(trn: Trinsic, target: Any) -> int:
+    """At least MIN_SESSIONS sessions on the account (created when allowed); the account's total."""
     total = trn.page({"PageSize": 1})["total"]
     if total < MIN_SESSIONS and not target.read_only:
-        for _ in range(MIN_SESSIONS - total):
+        missing = MIN_SESSIONS - total
+        for _ in range(missing):
             trn.new_widget()
-        total = trn.page({"PageSize": 1})["total"]
+        after = trn.page({"PageSize": 1})
+        grown = after["total"] - total
+        expect(
+            "TRN-R31",
+            grown == missing if target.embedded else grown >= missing,
+            f"total went from {total} to {after['total']} after {missing} sessions were created",
+            evidence=after["_exchange"],
+        )
+        total = after["total"]
     if total < 2:
         pytest.skip("the account has fewer than 2 sessions and --read-only forbids creating some")
     return total

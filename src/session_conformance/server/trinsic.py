@@ -120,8 +120,6 @@ def _step(state: ServerState, session: TrinsicSession, method: str, provider: P.
             content = f"open provider {nonce}"
     elif method == P.DEEPLINK:
         content = f"trinsic-conformance://verify/{nonce}"
-        if F.MOBILE_STEP_WRONG in state.faults:
-            method, content = P.SHOW_CONTENT, f"Open the Conformance Test app and enter {nonce}"
     elif method == P.SHOW_CONTENT:
         content = f"CONFORMANCE-TEST:{nonce}"  # text to show, e.g. as a QR code
     else:  # PollResult as a launch method: nothing for the user to do
@@ -283,6 +281,8 @@ def routes(state: ServerState) -> list[Route]:
         if unknown:
             raise Invalid(400, "capabilities must only contain IntegrationCapability values")
         declared = frozenset(capabilities)
+        if not declared and F.EMPTY_CAPABILITIES in faults:
+            declared = provider.needs  # an empty list taken as "whatever the provider needs"
         redirect_url = opt_str(body, "redirectUrl")
         fallback = bool(opt_bool(body, "fallbackToHostedUI"))
         provider_input = _check_provider_input(state, body)
@@ -313,6 +313,10 @@ def routes(state: ServerState) -> list[Route]:
         session.capabilities = declared
         if hosted:
             _step(state, session, P.LAUNCH_BROWSER, None)
+            session.result_method = P.CAPTURE_REDIRECT
+        elif F.MOBILE_STEP_WRONG in faults and provider.launch == P.DEEPLINK \
+                and set(P.HOSTED_FLOW) <= declared:
+            _step(state, session, P.LAUNCH_BROWSER, provider)  # a browser flow instead of the deeplink one
             session.result_method = P.CAPTURE_REDIRECT
         else:
             _step(state, session, provider.launch, provider)
@@ -500,6 +504,8 @@ def provider_state(state: ServerState, account: Account, name: str, params: dict
                             or (not success and F.FAILED_NOT_DONE in faults))
         session.success = success
         session.error_code = None if success else error_code
+        if not session.done and not success:
+            session.error_code = None  # trn-failed-not-done: looks like a session still in progress
         if success and F.ERROR_CODE_ON_SUCCESS in faults:
             session.error_code = "Other"
         session.step = None

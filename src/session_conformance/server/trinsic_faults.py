@@ -30,12 +30,14 @@ KNOWN_IDENTITY_REJECTED = register("trn-known-identity-rejected", "TRN-R10",
 HOSTED_REDIRECT_OPTIONAL = register("trn-hosted-redirect-optional", "TRN-R11",
                                     "hosted sessions are created without a non-empty redirectUrl")
 EMPTY_CAPABILITIES = register("trn-empty-capabilities-accepted", "TRN-R12",
-                              "advanced sessions are created with an empty capabilities list")
+                              "advanced sessions are created with an empty capabilities list "
+                              "(taken as whatever the provider needs)")
 STEP_OUTSIDE_CAPABILITIES = register("trn-step-outside-capabilities", "TRN-R13",
                                      "without fallback, resultCollection.method is one the integrator "
                                      "did not declare")
 MOBILE_STEP_WRONG = register("trn-mobile-step-wrong", "TRN-R14",
-                             "the mobile provider's native step is ShowContent instead of DeeplinkToMobile")
+                             "with browser capabilities declared too, the mobile provider runs a "
+                             "LaunchBrowser/CaptureRedirect flow instead of DeeplinkToMobile/PollResult")
 CAPABILITY_GAP_ACCEPTED = register("trn-capability-gap-accepted", "TRN-R15",
                                    "a capability gap without fallbackToHostedUI creates a session anyway")
 FALLBACK_REJECTED = register("trn-fallback-rejected", "TRN-R16",
@@ -60,7 +62,7 @@ RESULTS_WRONG_KEY_ACCEPTED = register("trn-results-wrong-key-accepted", "TRN-R24
 RESULTS_WITHOUT_IDENTITY = register("trn-results-without-identity", "TRN-R24",
                                     "results of a successful session carry no identityData")
 FAILED_NOT_DONE = register("trn-failed-not-done", "TRN-R25",
-                           "a session that failed keeps done false")
+                           "a session that failed keeps looking in progress (done false, no errorCode)")
 SUCCESS_WITHOUT_DONE = register("trn-success-without-done", "TRN-R26",
                                 "a session that succeeded has success true but done false")
 ERROR_CODE_ON_SUCCESS = register("trn-error-code-on-success", "TRN-R27",
