@@ -34,7 +34,7 @@ from session_conformance import __version__
 from session_conformance.contracts import API_FAMILY, APIS, load_contracts, load_rules
 from session_conformance.reporting.allure_labels import plan_labels
 from session_conformance.reporting.environment import contract_link_base, write_metadata
-from session_conformance.reporting.masking import mask_text, mask_url
+from session_conformance.reporting.masking import mask_data, mask_text, mask_url
 from session_conformance.reporting.summary import (
     CheckRecord,
     Outcome,
@@ -213,6 +213,11 @@ def pytest_runtest_teardown(item: pytest.Item) -> None:
         own = allure_description(item) or ""
         allure.dynamic.description((str(own).strip() + "\n" if own else "") + plan.description)
     callspec = getattr(item, "callspec", None)
+    if callspec is not None:  # parameters can carry identity data (provider input, known persons)
+        for name, value in callspec.params.items():
+            masked = mask_data(value) if isinstance(value, (str, bytes, dict, list)) else value
+            if masked != value:
+                allure.dynamic.parameter(name, masked)
     if len(apis) == 1 and not (callspec and ({"api", "zitadel_api"} & set(callspec.params))):
         allure.dynamic.parameter("api", apis[0], excluded=True)
 
@@ -271,6 +276,8 @@ class Reporter:
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         state = self.state
+        if not state.distributed and report.when == "teardown" and _allure_on(self.config):
+            _finish_allure_result(self.config)
         data = getattr(report, "conformance", None)
         if not isinstance(data, dict):
             return
@@ -305,6 +312,33 @@ class Reporter:
             terminalreporter.write_sep("-", "conformance verdicts")
             for line in self.state.summary_lines:
                 terminalreporter.write_line(line)
+
+
+def _safe(text: str) -> str:
+    """Masked, and writable as UTF-8 (the suites send lone surrogates on purpose; allure-pytest would
+    crash writing them)."""
+    return mask_text(text).encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _finish_allure_result(config: pytest.Config) -> None:
+    """Last pass over the test's Allure result before allure-pytest writes it: every text that came
+    from the test (message, trace, parameters) goes through the redaction module once more.
+
+    pytest's long tracebacks show argument values, e.g. the unmasked message handed to ``expect``;
+    allure-pytest copies the trace before the conformance plugin masks the pytest report.
+    """
+    listener = config.pluginmanager.get_plugin("allure_listener")
+    result = listener.allure_logger.get_test(None) if listener is not None else None
+    if result is None:
+        return
+    details = result.statusDetails
+    if details is not None:
+        details.message = _safe(details.message) if details.message else details.message
+        details.trace = _safe(details.trace) if details.trace else details.trace
+    for parameter in result.parameters:
+        if isinstance(parameter.value, str):
+            parameter.value = _safe(parameter.value)
+    result.name = _safe(result.name or "")
 
 
 def _base_url() -> str | None:
