@@ -47,12 +47,15 @@ def render(page: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     with tempfile.TemporaryDirectory(prefix="chromium-profile-") as profile:
         return subprocess.run(
             [browser, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *extra, page.as_uri()],
-            capture_output=True, text=True, check=False, timeout=240,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=240,
         )
 
 
 def visible_text(dom: str) -> str:
-    body = dom[dom.find('<div id="app"'):]
+    body = dom[dom.find('<div id="app"') :]
     body = re.sub(r"<(script|style)\b[\s\S]*?</\1>", " ", body)
     return " ".join(html_lib.unescape(re.sub(r"<[^>]+>", " ", body)).split())
 
@@ -66,8 +69,9 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert done.returncode == 1, done.stdout + done.stderr
     history = reports / "history.jsonl"
     for _ in range(2):  # two builds: the second one carries the first one's history
-        index = html.build(results=reports / "allure-results", output=reports / "html", history=history,
-                           name="Browser check")
+        index = html.build(
+            results=reports / "allure-results", output=reports / "html", history=history, name="Browser check"
+        )
     assert len(history.read_text().splitlines()) == 2
     assert (reports / "html" / "history" / "history.jsonl").read_text() == history.read_text()
     return index

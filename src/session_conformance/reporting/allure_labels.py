@@ -20,11 +20,25 @@ from session_conformance.contracts import API_FAMILY, Contracts
 # accounts, lets a request through without valid credentials, or keeps a secret usable are critical;
 # rules the suite inferred (its own reading of an ambiguous sheet) are minor; the rest are normal.
 BLOCKER_RULES = frozenset({"TRN-R01", "ZTD-R01"})
-CRITICAL_RULES = frozenset({
-    "TRN-R06", "TRN-R30", "TRN-R33", "TRN-R35",
-    "ZTD-R11", "ZTD-R29", "ZTD-R30", "ZTD-R31", "ZTD-R37", "ZTD-R38", "ZTD-R39", "ZTD-R44", "ZTD-R45",
-    "ZTD-R49", "ZTD-R50",
-})
+CRITICAL_RULES = frozenset(
+    {
+        "TRN-R06",
+        "TRN-R30",
+        "TRN-R33",
+        "TRN-R35",
+        "ZTD-R11",
+        "ZTD-R29",
+        "ZTD-R30",
+        "ZTD-R31",
+        "ZTD-R37",
+        "ZTD-R38",
+        "ZTD-R39",
+        "ZTD-R44",
+        "ZTD-R45",
+        "ZTD-R49",
+        "ZTD-R50",
+    }
+)
 SEVERITY_ORDER = ("blocker", "critical", "normal", "minor", "trivial")
 STORY_STATEMENT_CHARS = 90
 INFERRED_TAG = "inferred-rule"
@@ -76,8 +90,9 @@ class LabelPlan:
         return [value for label, value in self.labels if label == name]
 
 
-def _choices_section(apis: Sequence[str], operations: Sequence[str],
-                     contracts: Contracts | None) -> list[str]:
+def _choices_section(
+    apis: Sequence[str], operations: Sequence[str], contracts: Contracts | None
+) -> list[str]:
     if contracts is None:
         return []
     lines: list[str] = []
@@ -93,8 +108,10 @@ def _choices_section(apis: Sequence[str], operations: Sequence[str],
                 lines.append(f"- `{api}/{op_id}` — {ambiguity}: {text}")
             for status, spec in sorted(op.responses.items()):
                 if spec.inferred:
-                    lines.append(f"- `{api}/{op_id}` — status {status} is the suite's choice for "
-                                 f"{spec.inferred}: {spec.description}")
+                    lines.append(
+                        f"- `{api}/{op_id}` — status {status} is the suite's choice for "
+                        f"{spec.inferred}: {spec.description}"
+                    )
     return lines
 
 
@@ -145,13 +162,16 @@ def plan_labels(
         mark = INFERRED_NOTE if rule.get("inferred") else ""
         family = str(rule.get("api", ""))
         scope = "" if family in {API_FAMILY.get(a) for a in apis} else f" ({family})"
-        lines.append(f"- **{rule_id}**{scope}{mark}: {rule.get('statement', '')} "
-                     f"_(source: {rule.get('source', '?')})_")
+        lines.append(
+            f"- **{rule_id}**{scope}{mark}: {rule.get('statement', '')} _(source: {rule.get('source', '?')})_"
+        )
     choices = _choices_section(apis, operations, contracts)
     if inferred or choices:
         lines += ["", "**Choices made by the suite**", ""]
-        lines += [f"- {r} is inferred: its check follows the suite's reading, recorded in rules.json."
-                  for r in inferred]
+        lines += [
+            f"- {r} is inferred: its check follows the suite's reading, recorded in rules.json."
+            for r in inferred
+        ]
         lines += choices
     plan.description = "\n".join(lines) + "\n" if rules else ""
     return plan

@@ -20,7 +20,7 @@ CATEGORIES: list[dict[str, Any]] = [
     {
         "name": "Target defects: rule violations",
         "description": "The target broke a documented rule. The message starts with the rule ID, "
-                       "e.g. [TRN-R07] or [ZTD-R38]; the request and response are attached.",
+        "e.g. [TRN-R07] or [ZTD-R38]; the request and response are attached.",
         "matchedStatuses": ["failed"],
         "messageRegex": _RULE_MESSAGE,
     },
@@ -29,8 +29,8 @@ CATEGORIES: list[dict[str, Any]] = [
         "description": "The suite could not reach the target (connection refused, DNS, TLS).",
         "matchedStatuses": ["broken", "failed"],
         "messageRegex": _ANY + r"(ConnectError|ConnectionRefused|Connection refused"
-                        r"|Name or service not known|nodename nor servname|SSLError"
-                        r"|certificate verify failed|RemoteProtocolError)" + _ANY,
+        r"|Name or service not known|nodename nor servname|SSLError"
+        r"|certificate verify failed|RemoteProtocolError)" + _ANY,
     },
     {
         "name": "Environment: timeouts",
@@ -52,7 +52,7 @@ CATEGORIES: list[dict[str, Any]] = [
     {
         "name": "Suite or environment errors",
         "description": "Any other exception: a problem of the suite or its environment, not a verdict "
-                       "about the target.",
+        "about the target.",
         "matchedStatuses": ["broken"],
     },
 ]
@@ -89,8 +89,11 @@ def _escape_properties(text: str, *, key: bool = False) -> str:
 
 def render_properties(values: Mapping[str, object]) -> str:
     """Java ``.properties`` text (what Allure reads as the run's environment)."""
-    lines = [f"{_escape_properties(str(k), key=True)}={_escape_properties(str(v))}"
-             for k, v in values.items() if v is not None and v != ""]
+    lines = [
+        f"{_escape_properties(str(k), key=True)}={_escape_properties(str(v))}"
+        for k, v in values.items()
+        if v is not None and v != ""
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -116,7 +119,8 @@ def executor_info(env: Mapping[str, str] | None = None) -> dict[str, Any] | None
             "buildOrder": int(run_number) if run_number.isdigit() else None,
             "buildName": f"{env.get('GITHUB_WORKFLOW', 'workflow')} #{run_number}".strip(),
             "buildUrl": f"{server}/{repo}/actions/runs/{env['GITHUB_RUN_ID']}"
-            if repo and env.get("GITHUB_RUN_ID") else None,
+            if repo and env.get("GITHUB_RUN_ID")
+            else None,
         }
     elif env.get("GITLAB_CI") == "true":
         iid = env.get("CI_PIPELINE_IID", "")
@@ -156,8 +160,9 @@ def contract_link_base(env: Mapping[str, str] | None = None) -> str:
 # --- writing -------------------------------------------------------------------------------------
 
 
-def write_metadata(results_dir: Path, environment: Mapping[str, object],
-                   env: Mapping[str, str] | None = None) -> None:
+def write_metadata(
+    results_dir: Path, environment: Mapping[str, object], env: Mapping[str, str] | None = None
+) -> None:
     """Write the three metadata files into an Allure results folder."""
     results_dir.mkdir(parents=True, exist_ok=True)
     (results_dir / "environment.properties").write_text(render_properties(environment), encoding="utf-8")

@@ -87,17 +87,26 @@ def find_allure(root: Path, *, install: bool = True) -> list[str]:
         npm = shutil.which("npm")
         if npm is None:
             raise ReportError("npm is needed to install the pinned Allure CLI: install `npm`")
-        command = [npm, "ci" if (root / "package-lock.json").is_file() else "install",
-                   "--no-audit", "--no-fund", "--loglevel=error"]
-        print(f"installing the pinned Allure CLI ({ALLURE_PACKAGE}@{pinned_version(root)}): "
-              f"npm {' '.join(command[1:])}", file=sys.stderr)
+        command = [
+            npm,
+            "ci" if (root / "package-lock.json").is_file() else "install",
+            "--no-audit",
+            "--no-fund",
+            "--loglevel=error",
+        ]
+        print(
+            f"installing the pinned Allure CLI ({ALLURE_PACKAGE}@{pinned_version(root)}): "
+            f"npm {' '.join(command[1:])}",
+            file=sys.stderr,
+        )
         done = subprocess.run(command, cwd=root, check=False)
         if done.returncode != 0:
             raise ReportError(f"`npm {command[1]}` failed in {root} (exit {done.returncode})")
         cli = _installed_cli(root)
     if cli is None:
-        raise ReportError(f"the Allure CLI is not installed under {root / 'node_modules'}; "
-                          "run `npm ci` there")
+        raise ReportError(
+            f"the Allure CLI is not installed under {root / 'node_modules'}; run `npm ci` there"
+        )
     return [node, str(cli)]
 
 
@@ -161,9 +170,15 @@ def build(
         config = allure_config(name=name, output=output, history=history, history_limit=history_limit)
         config_file.write_text("export default " + json.dumps(config, indent=2) + ";\n", encoding="utf-8")
         env = {**os.environ, "NO_COLOR": "1", "FORCE_COLOR": "0"}
-        done = subprocess.run([*command, "generate", str(results), "--config", str(config_file),
-                               "--output", str(output)], cwd=tmp, env=env, check=False,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        done = subprocess.run(
+            [*command, "generate", str(results), "--config", str(config_file), "--output", str(output)],
+            cwd=tmp,
+            env=env,
+            check=False,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
     index = output / "index.html"
     if done.returncode != 0 or not index.is_file():
         raise ReportError(f"allure generate failed (exit {done.returncode}):\n{done.stdout.strip()[-2000:]}")
@@ -189,16 +204,27 @@ def strip_analytics(index: Path) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m session_conformance.reporting.html",
-                                     description="Build the Allure HTML report with history.")
+    parser = argparse.ArgumentParser(
+        prog="python -m session_conformance.reporting.html",
+        description="Build the Allure HTML report with history.",
+    )
     reports = Path(os.environ.get("CONFORMANCE_REPORTS_DIR", "reports"))
-    parser.add_argument("--results", type=Path, default=None,
-                        help="Allure results folder (default: <reports>/allure-results)")
+    parser.add_argument(
+        "--results", type=Path, default=None, help="Allure results folder (default: <reports>/allure-results)"
+    )
     parser.add_argument("--output", type=Path, default=None, help="report folder (default: <reports>/html)")
-    parser.add_argument("--history", type=Path, default=None,
-                        help="history file carried between runs (default: <reports>/history.jsonl)")
-    parser.add_argument("--reports-dir", type=Path, default=reports,
-                        help="reports folder (default: $CONFORMANCE_REPORTS_DIR or ./reports)")
+    parser.add_argument(
+        "--history",
+        type=Path,
+        default=None,
+        help="history file carried between runs (default: <reports>/history.jsonl)",
+    )
+    parser.add_argument(
+        "--reports-dir",
+        type=Path,
+        default=reports,
+        help="reports folder (default: $CONFORMANCE_REPORTS_DIR or ./reports)",
+    )
     parser.add_argument("--name", default=os.environ.get("CONFORMANCE_REPORT_NAME", "Session conformance"))
     parser.add_argument("--history-limit", type=int, default=DEFAULT_HISTORY_LIMIT)
     parser.add_argument("--no-install", action="store_true", help="never run `npm ci` for the Allure CLI")

@@ -74,9 +74,14 @@ def _now() -> str:
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("conformance-reports", "session-conformance reports")
-    group.addoption("--reports-dir", dest="conformance_reports_dir", default=None, metavar="DIR",
-                    help=f"where reports go (default: ${REPORTS_ENV} or ./reports): allure-results/, "
-                         "junit.xml, conformance-summary.json/.md")
+    group.addoption(
+        "--reports-dir",
+        dest="conformance_reports_dir",
+        default=None,
+        metavar="DIR",
+        help=f"where reports go (default: ${REPORTS_ENV} or ./reports): allure-results/, "
+        "junit.xml, conformance-summary.json/.md",
+    )
 
 
 def _under_suites(config: pytest.Config) -> bool:
@@ -122,8 +127,9 @@ def pytest_configure(config: pytest.Config) -> None:
         # The controller prepared the results folder; a worker cleaning it would race the others.
         config.option.clean_alluredir = False
         return
-    state.distributed = bool(getattr(config.option, "numprocesses", None)) or \
-        getattr(config.option, "dist", "no") not in ("no", None)
+    state.distributed = bool(getattr(config.option, "numprocesses", None)) or getattr(
+        config.option, "dist", "no"
+    ) not in ("no", None)
     if not getattr(config.option, "xmlpath", None):
         reports_dir.mkdir(parents=True, exist_ok=True)
         config.option.xmlpath = str(reports_dir / "junit.xml")
@@ -200,8 +206,14 @@ def pytest_runtest_teardown(item: pytest.Item) -> None:
     selected = _selected_apis()
     apis = apis_of(record.api, selected) or _apis_for_rules(list(record.rules), selected)
     operations = _operation_ids(list(record.operations), apis)
-    plan = plan_labels(apis=apis, operations=operations, rules=list(record.rules), catalogue=load_rules(),
-                       contracts=load_contracts(), link_base=contract_link_base())
+    plan = plan_labels(
+        apis=apis,
+        operations=operations,
+        rules=list(record.rules),
+        catalogue=load_rules(),
+        contracts=load_contracts(),
+        link_base=contract_link_base(),
+    )
     for name, value in plan.labels:
         allure.dynamic.label(name, value)
     has_severity = any(m.kwargs.get("label_type") == "severity" for m in item.iter_markers("allure_label"))
@@ -228,23 +240,32 @@ def _attach_evidence(data: dict[str, Any], base_url: str | None) -> None:
     exchanges = list(data.get("exchanges") or [])[-MAX_ATTACHED_EXCHANGES:]
     curls = []
     for index, exchange in enumerate(exchanges, 1):
-        operation = exchange.get("operation") or \
-            f"{exchange.get('method', '')} {urlsplit(str(exchange.get('url', ''))).path}".strip()
+        operation = (
+            exchange.get("operation")
+            or f"{exchange.get('method', '')} {urlsplit(str(exchange.get('url', ''))).path}".strip()
+        )
         name = f"exchange {index}/{len(exchanges)}: {operation} → HTTP {exchange.get('status')}"
         # to_dict() output is already masked; mask again so nothing unmasked can slip through here.
-        allure.attach(mask_text(json.dumps(exchange, indent=2, ensure_ascii=False)), name=name,
-                      attachment_type=allure.attachment_type.JSON)
+        allure.attach(
+            mask_text(json.dumps(exchange, indent=2, ensure_ascii=False)),
+            name=name,
+            attachment_type=allure.attachment_type.JSON,
+        )
         if exchange.get("curl"):
             curls.append(f"# {operation}\n{mask_text(str(exchange['curl']))}")
     if curls:
-        allure.attach("\n\n".join(curls) + "\n", name="reproduce with cURL",
-                      attachment_type=allure.attachment_type.TEXT)
+        allure.attach(
+            "\n\n".join(curls) + "\n", name="reproduce with cURL", attachment_type=allure.attachment_type.TEXT
+        )
     replay = data.get("replay")
     if replay:
         if base_url:
             replay = str(replay).replace(base_url, mask_url(base_url))
-        allure.attach(mask_text(str(replay)) + "\n", name="replay this check",
-                      attachment_type=allure.attachment_type.TEXT)
+        allure.attach(
+            mask_text(str(replay)) + "\n",
+            name="replay this check",
+            attachment_type=allure.attachment_type.TEXT,
+        )
 
 
 # --- per report: attachments (test process) and records (controller) -----------------------------
@@ -281,8 +302,12 @@ class Reporter:
         data = getattr(report, "conformance", None)
         if not isinstance(data, dict):
             return
-        if (not state.distributed and report.failed and report.nodeid not in state.attached
-                and _allure_on(self.config)):
+        if (
+            not state.distributed
+            and report.failed
+            and report.nodeid not in state.attached
+            and _allure_on(self.config)
+        ):
             state.attached.add(report.nodeid)
             _attach_evidence(data, _base_url())
         if state.worker:

@@ -114,7 +114,8 @@ def _judge_rule(result: RuleResult, records: Sequence[CheckRecord]) -> None:
                 outcomes["error"].append((record.nodeid, f"failed without naming a rule: {record.reason}"))
             elif declared:
                 outcomes["skipped"].append(
-                    (record.nodeid, f"not reached: the check stopped at a failure of {record.failure_rule}"))
+                    (record.nodeid, f"not reached: the check stopped at a failure of {record.failure_rule}")
+                )
             else:
                 continue
         elif not declared:
@@ -162,8 +163,12 @@ def judge(
         for rule_id, rule in rules.items():
             if not rule_applies(str(rule.get("api", "")), api):
                 continue
-            result = RuleResult(id=rule_id, api=api, inferred=bool(rule.get("inferred", False)),
-                                statement=str(rule.get("statement", "")))
+            result = RuleResult(
+                id=rule_id,
+                api=api,
+                inferred=bool(rule.get("inferred", False)),
+                statement=str(rule.get("statement", "")),
+            )
             _judge_rule(result, api_records)
             if not result.checks and selected_rules is not None and rule_id not in selected_rules:
                 result.reason = NOT_SELECTED
@@ -180,16 +185,18 @@ def _count(values: Iterable[str]) -> dict[str, int]:
     return counts
 
 
-def _judge_api(api: str, results: Sequence[RuleResult], records: Sequence[CheckRecord],
-               session_errors: Sequence[str]) -> ApiResult:
+def _judge_api(
+    api: str, results: Sequence[RuleResult], records: Sequence[CheckRecord], session_errors: Sequence[str]
+) -> ApiResult:
     rule_counts = _count(r.verdict for r in results)
     check_counts = _count(r.outcome for r in records)
     failed = [r.id for r in results if r.verdict == "failed"]
     errored = [r.id for r in results if r.verdict == "error"]
     loose_errors = [r.nodeid for r in records if r.outcome == "error" and not r.rules]
     if failed:
-        return ApiResult(api, "non-conformant", f"rule(s) failed: {', '.join(failed)}",
-                         rule_counts, check_counts)
+        return ApiResult(
+            api, "non-conformant", f"rule(s) failed: {', '.join(failed)}", rule_counts, check_counts
+        )
     if errored or loose_errors or session_errors:
         parts = []
         if errored:
@@ -200,8 +207,13 @@ def _judge_api(api: str, results: Sequence[RuleResult], records: Sequence[CheckR
         return ApiResult(api, "incomplete", "; ".join(parts), rule_counts, check_counts)
     if not rule_counts["passed"]:
         return ApiResult(api, "incomplete", "no check of this API ran", rule_counts, check_counts)
-    return ApiResult(api, "conformant", f"all {rule_counts['passed']} checked rule(s) passed; "
-                     f"{rule_counts['skipped']} not checked", rule_counts, check_counts)
+    return ApiResult(
+        api,
+        "conformant",
+        f"all {rule_counts['passed']} checked rule(s) passed; {rule_counts['skipped']} not checked",
+        rule_counts,
+        check_counts,
+    )
 
 
 def build_summary(
@@ -221,8 +233,9 @@ def build_summary(
     """The summary document (``conformance-summary.json``). ``target`` must already be masked."""
     apis = [api for api in APIS if api in set(apis)]
     records = list(records)
-    rule_results, api_results = judge(rules, apis, records, session_errors=session_errors,
-                                      selected_rules=selected_rules)
+    rule_results, api_results = judge(
+        rules, apis, records, session_errors=session_errors, selected_rules=selected_rules
+    )
     return {
         "format": SUMMARY_FORMAT,
         "target": target,
@@ -244,8 +257,15 @@ def _cell(text: object) -> str:
     return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").strip()
 
 
-_ICON = {"passed": "✅ passed", "failed": "❌ failed", "error": "⚠️ error", "skipped": "⏭️ skipped",
-         "conformant": "✅ conformant", "non-conformant": "❌ non-conformant", "incomplete": "⚠️ incomplete"}
+_ICON = {
+    "passed": "✅ passed",
+    "failed": "❌ failed",
+    "error": "⚠️ error",
+    "skipped": "⏭️ skipped",
+    "conformant": "✅ conformant",
+    "non-conformant": "❌ non-conformant",
+    "incomplete": "⚠️ incomplete",
+}
 
 
 def render_markdown(summary: Mapping[str, Any]) -> str:
@@ -267,8 +287,10 @@ def render_markdown(summary: Mapping[str, Any]) -> str:
     ]
     for api, details in summary["per_api"].items():
         counts = details["rules"]
-        lines.append(f"| {api} | {_ICON[details['verdict']]} | {counts['passed']} | {counts['failed']} | "
-                     f"{counts['error']} | {counts['skipped']} | {_cell(details['reason'])} |")
+        lines.append(
+            f"| {api} | {_ICON[details['verdict']]} | {counts['passed']} | {counts['failed']} | "
+            f"{counts['error']} | {counts['skipped']} | {_cell(details['reason'])} |"
+        )
     for error in summary.get("session_errors", ()):
         lines.append(f"\n> Run problem: {_cell(error)}")
     problems = [r for r in summary["rules"] if r["verdict"] in ("failed", "error")]
@@ -276,18 +298,26 @@ def render_markdown(summary: Mapping[str, Any]) -> str:
         lines += ["", "## Failed and errored rules", ""]
         for rule in problems:
             checks = ", ".join(f"`{c}`" for c in rule["checks"][:5])
-            lines.append(f"- **{rule['id']}** ({rule['api']}, {rule['verdict']}): {_cell(rule['reason'])}"
-                         + (f" — checks: {checks}" if checks else ""))
+            lines.append(
+                f"- **{rule['id']}** ({rule['api']}, {rule['verdict']}): {_cell(rule['reason'])}"
+                + (f" — checks: {checks}" if checks else "")
+            )
     for api in summary["apis"]:
-        lines += ["", f"## {api}: every rule", "", "| rule | verdict | inferred | checks | reason |",
-                  "|---|---|---|---|---|"]
+        lines += [
+            "",
+            f"## {api}: every rule",
+            "",
+            "| rule | verdict | inferred | checks | reason |",
+            "|---|---|---|---|---|",
+        ]
         for rule in summary["rules"]:
             if rule["api"] != api:
                 continue
             reason = _cell(rule.get("reason", ""))
             inferred = "yes" if rule["inferred"] else ""
-            lines.append(f"| {rule['id']} | {_ICON[rule['verdict']]} | {inferred} | {len(rule['checks'])} | "
-                         f"{reason} |")
+            lines.append(
+                f"| {rule['id']} | {_ICON[rule['verdict']]} | {inferred} | {len(rule['checks'])} | {reason} |"
+            )
     lines += ["", "Verdict rules and how to read this file: `reports/README.md`.", ""]
     return "\n".join(lines)
 
