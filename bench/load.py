@@ -37,8 +37,16 @@ class LoadResult:
         return asdict(self)
 
 
-def measure(url: str, *, method: str = "GET", body: str | None = None, headers: dict[str, str] | None = None,
-            duration: float = 5.0, connections: int = 32, force_python: bool = False) -> LoadResult:
+def measure(
+    url: str,
+    *,
+    method: str = "GET",
+    body: str | None = None,
+    headers: dict[str, str] | None = None,
+    duration: float = 5.0,
+    connections: int = 32,
+    force_python: bool = False,
+) -> LoadResult:
     """Throughput of one request shape, from a load generator running in another process."""
     headers = dict(headers or {})
     if body is not None:
@@ -48,8 +56,9 @@ def measure(url: str, *, method: str = "GET", body: str | None = None, headers: 
     return _python(url, method, body, headers, duration, connections)
 
 
-def _wrk(url: str, method: str, body: str | None, headers: dict[str, str], duration: float,
-         connections: int) -> LoadResult:
+def _wrk(
+    url: str, method: str, body: str | None, headers: dict[str, str], duration: float, connections: int
+) -> LoadResult:
     # wrk takes the method and body from a Lua script; headers can go on the command line.
     lua = f"wrk.method = {json.dumps(method)}\n"
     if body is not None:
@@ -60,8 +69,9 @@ def _wrk(url: str, method: str, body: str | None, headers: dict[str, str], durat
         cmd = ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(duration))}s", "-s", script.name]
         for name, value in headers.items():
             cmd += ["-H", f"{name}: {value}"]
-        out = subprocess.run([*cmd, url], capture_output=True, text=True, check=True,
-                             timeout=duration + 30).stdout
+        out = subprocess.run(
+            [*cmd, url], capture_output=True, text=True, check=True, timeout=duration + 30
+        ).stdout
     finally:
         Path(script.name).unlink(missing_ok=True)
     rps = float(_grab(r"Requests/sec:\s+([\d.]+)", out))
@@ -80,10 +90,20 @@ def _grab(pattern: str, text: str, default: str | None = None) -> str:
     return default
 
 
-def _python(url: str, method: str, body: str | None, headers: dict[str, str], duration: float,
-            connections: int) -> LoadResult:
-    cmd = [sys.executable, __file__, url, "--method", method, "--duration", str(duration),
-           "--connections", str(connections)]
+def _python(
+    url: str, method: str, body: str | None, headers: dict[str, str], duration: float, connections: int
+) -> LoadResult:
+    cmd = [
+        sys.executable,
+        __file__,
+        url,
+        "--method",
+        method,
+        "--duration",
+        str(duration),
+        "--connections",
+        str(connections),
+    ]
     if body is not None:
         cmd += ["--body", body]
     for name, value in headers.items():
@@ -94,6 +114,7 @@ def _python(url: str, method: str, body: str | None, headers: dict[str, str], du
 
 
 # --- the fallback generator (runs in its own process) ---------------------------------------------
+
 
 async def _connection(host: str, port: int, request: bytes, deadline: float, tally: dict[str, int]) -> None:
     reader, writer = await asyncio.open_connection(host, port)
@@ -121,8 +142,9 @@ async def _connection(host: str, port: int, request: bytes, deadline: float, tal
         writer.close()
 
 
-async def _generate(url: str, method: str, body: str | None, headers: list[str], duration: float,
-                    connections: int) -> dict[str, float]:
+async def _generate(
+    url: str, method: str, body: str | None, headers: list[str], duration: float, connections: int
+) -> dict[str, float]:
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
     target = parts.path + (f"?{parts.query}" if parts.query else "")
@@ -148,8 +170,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=5.0)
     parser.add_argument("--connections", type=int, default=32)
     args = parser.parse_args(argv)
-    result = asyncio.run(_generate(args.url, args.method, args.body, args.header, args.duration,
-                                   args.connections))
+    result = asyncio.run(
+        _generate(args.url, args.method, args.body, args.header, args.duration, args.connections)
+    )
     print(json.dumps(result))
     return 0
 

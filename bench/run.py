@@ -65,6 +65,7 @@ TARGETS: list[tuple[str, str, str, float]] = [
 
 # --- measuring one command ------------------------------------------------------------------------
 
+
 @dataclass
 class Run:
     """One measured command: a suite run or a plain Schemathesis run."""
@@ -119,13 +120,15 @@ class TreeRSS:
         self._thread.join()
 
 
-def run_measured(cmd: Sequence[str], *, env: dict[str, str], timeout: float,
-                 log: Path) -> tuple[float, int | None, float, str]:
+def run_measured(
+    cmd: Sequence[str], *, env: dict[str, str], timeout: float, log: Path
+) -> tuple[float, int | None, float, str]:
     """Run ``cmd``; return wall seconds, exit code (None on timeout), peak tree RSS in MB, output tail."""
     start = time.perf_counter()
     with log.open("w") as out:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        )
         with TreeRSS(proc.pid) as rss:
             try:
                 code: int | None = proc.wait(timeout=timeout)
@@ -148,6 +151,7 @@ def _kill_tree(pid: int) -> None:
 
 # --- the server under test ------------------------------------------------------------------------
 
+
 class BenchServer:
     """``bench/server.py`` in its own process: the embedded app behind a request counter."""
 
@@ -157,8 +161,13 @@ class BenchServer:
         self.proc: subprocess.Popen[str] | None = None
 
     def __enter__(self) -> BenchServer:
-        self.proc = subprocess.Popen([sys.executable, str(SERVER_SCRIPT), *self.args], cwd=ROOT,
-                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, str(SERVER_SCRIPT), *self.args],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
         if not line:
@@ -224,8 +233,15 @@ def _fill_from_server(run: Run, server: BenchServer) -> None:
 _PYTEST_SUMMARY = re.compile(r"^=+ (.*(?:passed|failed|error|skipped|no tests ran).*) =+$", re.M)
 
 
-def suite_run(profile: str, *, workers: int = 0, max_examples: int | None = None, timeout: float,
-              logs: Path, server_args: Sequence[str] = ()) -> Run:
+def suite_run(
+    profile: str,
+    *,
+    workers: int = 0,
+    max_examples: int | None = None,
+    timeout: float,
+    logs: Path,
+    server_args: Sequence[str] = (),
+) -> Run:
     """One pytest run of ``suites/`` against a fresh counting server.
 
     ``max_examples`` overrides the profile's example budget (through ``bench/budget_plugin.py``).
@@ -236,8 +252,20 @@ def suite_run(profile: str, *, workers: int = 0, max_examples: int | None = None
     if max_examples is not None:
         parts.append(f"max_examples={max_examples}")
     run = Run(" ".join(parts))
-    cmd = [sys.executable, "-m", "pytest", "suites", "--profile", profile, "-q", "-p", "no:cacheprovider",
-           *_plugin_args(), "-p", "budget_plugin"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "suites",
+        "--profile",
+        profile,
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        *_plugin_args(),
+        "-p",
+        "budget_plugin",
+    ]
     if workers:
         cmd += ["-n", str(workers)]
     log = logs / (re.sub(r"[^\w.=-]+", "_", run.label) + ".log")
@@ -287,6 +315,7 @@ def profile_examples() -> dict[str, int]:
 
 # --- plain Schemathesis -----------------------------------------------------------------------------
 
+
 def openapi_documents(folder: Path) -> dict[str, Path]:
     """The documents ``session-conformance openapi`` prints, one file per API."""
     docs: dict[str, Path] = {}
@@ -299,8 +328,9 @@ def openapi_documents(folder: Path) -> dict[str, Path]:
     return docs
 
 
-def schemathesis_run(examples: int, docs: dict[str, Path], *, timeout: float, logs: Path,
-                     server_args: Sequence[str] = ()) -> Run:
+def schemathesis_run(
+    examples: int, docs: dict[str, Path], *, timeout: float, logs: Path, server_args: Sequence[str] = ()
+) -> Run:
     """``schemathesis run`` once per API document, one after the other, against one fresh server."""
     run = Run(f"schemathesis --max-examples {examples}")
     exe = shutil.which("schemathesis", path=str(Path(sys.executable).parent)) or "schemathesis"
@@ -312,12 +342,29 @@ def schemathesis_run(examples: int, docs: dict[str, Path], *, timeout: float, lo
             if not json.loads(doc.read_text()).get("paths"):
                 summaries.append(f"{api}: no operations yet, not run")
                 continue
-            cmd = [exe, "run", str(doc), "--url", server.url,
-                   "-H", f"Authorization: Bearer {server.info['token']}",
-                   "--max-examples", str(examples), "--workers", "1", "--seed", "1",
-                   "--generation-database", "none", "--no-color", "--warnings", "off"]
-            wall, code, peak, tail = run_measured(cmd, env=env, timeout=timeout,
-                                                  log=logs / f"schemathesis-{examples}-{api}.log")
+            cmd = [
+                exe,
+                "run",
+                str(doc),
+                "--url",
+                server.url,
+                "-H",
+                f"Authorization: Bearer {server.info['token']}",
+                "--max-examples",
+                str(examples),
+                "--workers",
+                "1",
+                "--seed",
+                "1",
+                "--generation-database",
+                "none",
+                "--no-color",
+                "--warnings",
+                "off",
+            ]
+            wall, code, peak, tail = run_measured(
+                cmd, env=env, timeout=timeout, log=logs / f"schemathesis-{examples}-{api}.log"
+            )
             run.wall_s += wall
             run.peak_rss_mb = max(run.peak_rss_mb, peak)
             codes.append(code)
@@ -337,13 +384,19 @@ def schemathesis_run(examples: int, docs: dict[str, Path], *, timeout: float, lo
 
 # --- server throughput ------------------------------------------------------------------------------
 
+
 @contextmanager
 def shipped_server() -> Iterator[tuple[str, str]]:
     """``session-conformance serve`` exactly as shipped: yields (url, primary token)."""
     port = _free_port()
     cli = shutil.which("session-conformance", path=str(Path(sys.executable).parent)) or "session-conformance"
-    proc = subprocess.Popen([cli, "serve", "--port", str(port)], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen(
+        [cli, "serve", "--port", str(port)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     try:
         assert proc.stdout is not None
         url = token = ""
@@ -394,13 +447,24 @@ def throughput(url: str, token: str, *, duration: float, connections: int, repea
         created = httpx.post(url + create_path, json={}, headers=auth, timeout=10)
         session_id = created.json().get("sessionId") if created.is_success else None
         if session_id:
-            results[f"{api}_get"] = measure_median(url + get_template.format(id=session_id), headers=auth,
-                                                   duration=duration, connections=connections,
-                                                   repeats=repeats)
+            results[f"{api}_get"] = measure_median(
+                url + get_template.format(id=session_id),
+                headers=auth,
+                duration=duration,
+                connections=connections,
+                repeats=repeats,
+            )
         else:
             results[f"{api}_get"] = {"error": f"create answered {created.status_code}; no session to get"}
-        results[f"{api}_create"] = measure_median(url + create_path, method="POST", body="{}", headers=auth,
-                                                  duration=duration, connections=connections, repeats=repeats)
+        results[f"{api}_create"] = measure_median(
+            url + create_path,
+            method="POST",
+            body="{}",
+            headers=auth,
+            duration=duration,
+            connections=connections,
+            repeats=repeats,
+        )
     return results
 
 
@@ -413,19 +477,25 @@ def _usable_rps(result: dict[str, Any]) -> float | None:
 
 
 def server_figures(*, duration: float, connections: int, repeats: int) -> dict[str, Any]:
-    out: dict[str, Any] = {"duration_s": duration, "connections": connections, "repeats": repeats,
-                           "tool": "wrk" if shutil.which("wrk") else "python-asyncio"}
+    out: dict[str, Any] = {
+        "duration_s": duration,
+        "connections": connections,
+        "repeats": repeats,
+        "tool": "wrk" if shutil.which("wrk") else "python-asyncio",
+    }
     with BenchServer("--bare") as bare:
         load.measure(bare.url + "/hello/warmup", duration=1, connections=connections)
-        out["bare_starlette_get"] = measure_median(bare.url + "/hello/abc", duration=duration,
-                                                   connections=connections, repeats=repeats)
+        out["bare_starlette_get"] = measure_median(
+            bare.url + "/hello/abc", duration=duration, connections=connections, repeats=repeats
+        )
     with shipped_server() as (url, token):
         load.measure(url + "/", duration=1, connections=connections)  # warm-up
         out["shipped"] = throughput(url, token, duration=duration, connections=connections, repeats=repeats)
     # What-if: the same app when uvicorn binds the socket itself (asyncio then sets TCP_NODELAY).
     with BenchServer("--uvicorn-socket") as what_if:
-        out["uvicorn_socket"] = throughput(what_if.url, what_if.info["token"], duration=duration,
-                                           connections=connections, repeats=repeats)
+        out["uvicorn_socket"] = throughput(
+            what_if.url, what_if.info["token"], duration=duration, connections=connections, repeats=repeats
+        )
     gets = [_usable_rps(v) for k, v in out["shipped"].items() if k.endswith("_get")]
     creates = [_usable_rps(v) for k, v in out["shipped"].items() if k.endswith("_create")]
     out["server_get_rps"] = min(gets) if gets and None not in gets else None
@@ -434,6 +504,7 @@ def server_figures(*, duration: float, connections: int, repeats: int) -> dict[s
 
 
 # --- arithmetic -------------------------------------------------------------------------------------
+
 
 def linear_fit(points: Sequence[tuple[float, float]]) -> dict[str, float] | None:
     """Least squares wall = intercept + slope * examples, with R²."""
@@ -448,8 +519,11 @@ def linear_fit(points: Sequence[tuple[float, float]]) -> dict[str, float] | None
     intercept = my - slope * mx
     ss_tot = sum((y - my) ** 2 for _, y in points)
     ss_res = sum((y - intercept - slope * x) ** 2 for x, y in points)
-    return {"slope_s_per_example": slope, "intercept_s": intercept,
-            "r2": 1 - ss_res / ss_tot if ss_tot else 1.0}
+    return {
+        "slope_s_per_example": slope,
+        "intercept_s": intercept,
+        "r2": 1 - ss_res / ss_tot if ss_tot else 1.0,
+    }
 
 
 def _fmt(value: float | None, spec: str = ".1f") -> str:
@@ -457,6 +531,7 @@ def _fmt(value: float | None, spec: str = ".1f") -> str:
 
 
 # --- the whole benchmark ------------------------------------------------------------------------------
+
 
 @dataclass
 class Results:
@@ -472,18 +547,27 @@ class Results:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="session-conformance benchmark (see bench/README.md)")
     parser.add_argument("--profiles", default=",".join(PROFILES), help="comma-separated (default: all three)")
-    parser.add_argument("--compare-profile", default="standard",
-                        help="profile of the Schemathesis comparison, the -n 2 speed-up and the budget scan")
-    parser.add_argument("--budgets", default="10,25,50",
-                        help="max_examples values of the budget scan (the compare profile's own is reused)")
+    parser.add_argument(
+        "--compare-profile",
+        default="standard",
+        help="profile of the Schemathesis comparison, the -n 2 speed-up and the budget scan",
+    )
+    parser.add_argument(
+        "--budgets",
+        default="10,25,50",
+        help="max_examples values of the budget scan (the compare profile's own is reused)",
+    )
     parser.add_argument("--load-duration", type=float, default=5.0, help="seconds per load measurement")
     parser.add_argument("--connections", type=int, default=32, help="load-generator connections")
     parser.add_argument("--load-repeats", type=int, default=3, help="load measurements per shape (median)")
     parser.add_argument("--timeout", type=float, default=1200.0, help="seconds allowed for one run")
     parser.add_argument("--skip", default="", help="comma-separated: schemathesis, xdist, scan, load")
-    parser.add_argument("--uvicorn-socket", action="store_true",
-                        help="suites and Schemathesis meet the app with uvicorn binding the socket, not "
-                             "EmbeddedServer (what-if for the TCP_NODELAY fix; see docs/decisions/bench.md)")
+    parser.add_argument(
+        "--uvicorn-socket",
+        action="store_true",
+        help="suites and Schemathesis meet the app with uvicorn binding the socket, not "
+        "EmbeddedServer (what-if for the TCP_NODELAY fix; see docs/decisions/bench.md)",
+    )
     parser.add_argument("--output", type=Path, default=ROOT / "reports" / "bench.json")
     args = parser.parse_args(argv)
     skip = {s for s in args.skip.split(",") if s}
@@ -501,9 +585,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     busy = psutil.cpu_percent(interval=1.0)
     if busy > 20:
         say(f"WARNING: the machine is {busy:.0f}% busy before the benchmark starts; figures will be low")
-    say(f"session-conformance benchmark: {os.cpu_count()} cores, Python {platform.python_version()}, "
+    say(
+        f"session-conformance benchmark: {os.cpu_count()} cores, Python {platform.python_version()}, "
         f"profiles {results.budgets or '(unknown)'}; logs in {logs.relative_to(ROOT)}/"
-        + ("; server socket bound by uvicorn (what-if)" if args.uvicorn_socket else ""))
+        + ("; server socket bound by uvicorn (what-if)" if args.uvicorn_socket else "")
+    )
 
     for profile in [p for p in args.profiles.split(",") if p]:
         say(f"- suite, profile {profile} ...")
@@ -515,8 +601,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         say(f"- plain schemathesis run, --max-examples {examples} ({compare}'s budget) ...")
         with tempfile.TemporaryDirectory() as tmp:
             docs = openapi_documents(Path(tmp))
-            results.schemathesis = schemathesis_run(examples, docs, timeout=args.timeout, logs=logs,
-                                                    server_args=server_args)
+            results.schemathesis = schemathesis_run(
+                examples, docs, timeout=args.timeout, logs=logs, server_args=server_args
+            )
         say(f"  {_run_line(results.schemathesis)}")
 
     if "xdist" not in skip:
@@ -535,8 +622,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if "load" not in skip:
         say(f"- server throughput ({args.load_duration:.0f} s per shape, {args.connections} connections) ...")
-        results.server = server_figures(duration=args.load_duration, connections=args.connections,
-                                        repeats=args.load_repeats)
+        results.server = server_figures(
+            duration=args.load_duration, connections=args.connections, repeats=args.load_repeats
+        )
 
     report = _report(results)
     report["uvicorn_socket_what_if"] = args.uvicorn_socket
@@ -550,8 +638,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run_line(run: Run) -> str:
-    text = (f"{run.wall_s:7.1f} s  {run.requests:7d} requests  {run.rps:7.1f} req/s  "
-            f"peak {run.peak_rss_mb:6.1f} MB  exit {run.exit_code}  [{run.summary}]")
+    text = (
+        f"{run.wall_s:7.1f} s  {run.requests:7d} requests  {run.rps:7.1f} req/s  "
+        f"peak {run.peak_rss_mb:6.1f} MB  exit {run.exit_code}  [{run.summary}]"
+    )
     return text + (f"  ERROR: {run.error}" if run.error else "")
 
 
@@ -561,14 +651,16 @@ def _ok(run: Run | None) -> bool:
 
 def _report(results: Results) -> dict[str, Any]:
     budgets, compare = results.budgets, results.compare
-    profiles = {name: {"examples": budgets.get(name), **run.figures()}
-                for name, run in results.profiles.items()}
+    profiles = {
+        name: {"examples": budgets.get(name), **run.figures()} for name, run in results.profiles.items()
+    }
     base, plain, xdist = results.profiles.get(compare), results.schemathesis, results.xdist
     ratio = base.rps / plain.rps if base and plain and _ok(base) and _ok(plain) and plain.rps else None
     speedup = base.wall_s / xdist.wall_s if base and xdist and _ok(base) and _ok(xdist) else None
     scaling = [[examples, round(run.wall_s, 2)] for examples, run in sorted(results.scan.items()) if _ok(run)]
-    by_profile = sorted([budgets[n], round(r.wall_s, 2)] for n, r in results.profiles.items()
-                        if n in budgets and _ok(r))
+    by_profile = sorted(
+        [budgets[n], round(r.wall_s, 2)] for n, r in results.profiles.items() if n in budgets and _ok(r)
+    )
     report: dict[str, Any] = {
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
         **profiles,  # smoke / standard / deep: wall_s, requests, rps, peak_rss_mb, ...
@@ -593,8 +685,13 @@ def _report(results: Results) -> dict[str, Any]:
         "deep_peak_rss_mb": profiles["deep"]["peak_rss_mb"] if _ok(results.profiles.get("deep")) else None,
     }
     report["targets"] = [
-        {"target": key, "description": text, "figure": figures[key], "threshold": f"{op} {limit:g}",
-         "met": _compare(figures[key], op, limit)}
+        {
+            "target": key,
+            "description": text,
+            "figure": figures[key],
+            "threshold": f"{op} {limit:g}",
+            "met": _compare(figures[key], op, limit),
+        }
         for key, text, op, limit in TARGETS
     ]
     return report
@@ -607,10 +704,12 @@ def _compare(figure: float | None, op: str, limit: float) -> bool | None:
 
 
 def _render(report: dict[str, Any], results: Results) -> str:
-    lines = ["Runs (requests counted by the server; rps = requests / wall; active = requests / time from "
-             "first to last request)",
-             f"  {'run':<34} {'examples':>8} {'wall s':>8} {'requests':>9} {'rps':>8} {'active':>8} "
-             f"{'peak MB':>8}  result"]
+    lines = [
+        "Runs (requests counted by the server; rps = requests / wall; active = requests / time from "
+        "first to last request)",
+        f"  {'run':<34} {'examples':>8} {'wall s':>8} {'requests':>9} {'rps':>8} {'active':>8} "
+        f"{'peak MB':>8}  result",
+    ]
     rows: list[tuple[Run, int | None]] = [(r, results.budgets.get(n)) for n, r in results.profiles.items()]
     if results.schemathesis:
         rows.append((results.schemathesis, results.budgets.get(results.compare)))
@@ -618,30 +717,47 @@ def _render(report: dict[str, Any], results: Results) -> str:
         rows.append((results.xdist, results.budgets.get(results.compare)))
     rows += [(r, n) for n, r in sorted(results.scan.items()) if r not in results.profiles.values()]
     for run, examples in rows:
-        lines.append(f"  {run.label:<34} {examples if examples is not None else 'n/a':>8} {run.wall_s:8.1f} "
-                     f"{run.requests:9d} {run.rps:8.1f} {run.active_rps:8.1f} {run.peak_rss_mb:8.1f}  "
-                     f"{run.summary[:80]}" + (f"  ERROR: {run.error}" if run.error else ""))
-    lines.append(f"  suite/schemathesis rps ratio ({results.compare}): "
-                 f"{_fmt(report['schemathesis_rps_ratio'], '.2f')}   "
-                 f"pytest -n 2 speed-up: {_fmt(report['xdist_speedup'], '.2f')}x")
+        lines.append(
+            f"  {run.label:<34} {examples if examples is not None else 'n/a':>8} {run.wall_s:8.1f} "
+            f"{run.requests:9d} {run.rps:8.1f} {run.active_rps:8.1f} {run.peak_rss_mb:8.1f}  "
+            f"{run.summary[:80]}" + (f"  ERROR: {run.error}" if run.error else "")
+        )
+    lines.append(
+        f"  suite/schemathesis rps ratio ({results.compare}): "
+        f"{_fmt(report['schemathesis_rps_ratio'], '.2f')}   "
+        f"pytest -n 2 speed-up: {_fmt(report['xdist_speedup'], '.2f')}x"
+    )
     fit = report["budget_scaling_fit"]
-    lines.append(f"  budget scaling ({results.compare}) [examples, wall_s]: {report['budget_scaling']}"
-                 + (f"  fit: {fit['intercept_s']:.1f} s + {fit['slope_s_per_example']:.3f} s/example, "
-                    f"R²={fit['r2']:.3f}" if fit else ""))
+    lines.append(
+        f"  budget scaling ({results.compare}) [examples, wall_s]: {report['budget_scaling']}"
+        + (
+            f"  fit: {fit['intercept_s']:.1f} s + {fit['slope_s_per_example']:.3f} s/example, "
+            f"R²={fit['r2']:.3f}"
+            if fit
+            else ""
+        )
+    )
     lines.append(f"  by profile [examples, wall_s]: {report['profile_scaling']}")
     server = results.server
     if server:
-        lines.append(f"Server throughput ({server['tool']}, {server['connections']} connections, "
-                     f"{server['duration_s']:.0f} s each; req/s, non-2xx responses in brackets)")
+        lines.append(
+            f"Server throughput ({server['tool']}, {server['connections']} connections, "
+            f"{server['duration_s']:.0f} s each; req/s, non-2xx responses in brackets)"
+        )
         bare = server["bare_starlette_get"]
         title = "bare Starlette handler, uvicorn (baseline)"
         lines.append(f"  {title:<44} GET    {bare['rps']:8.0f} [{bare['non_2xx']}] {bare['all_rps']}")
-        for title, key in (("session-conformance serve (shipped)", "shipped"),
-                           ("same app, socket bound by uvicorn (what-if)", "uvicorn_socket")):
+        for title, key in (
+            ("session-conformance serve (shipped)", "shipped"),
+            ("same app, socket bound by uvicorn (what-if)", "uvicorn_socket"),
+        ):
             for shape, result in server[key].items():
                 api, kind = shape.rsplit("_", 1)
-                figure = (f"{result['rps']:8.0f} [{result['non_2xx']}] {result['all_rps']}" if "rps" in result
-                          else f"     n/a ({result['error']})")
+                figure = (
+                    f"{result['rps']:8.0f} [{result['non_2xx']}] {result['all_rps']}"
+                    if "rps" in result
+                    else f"     n/a ({result['error']})"
+                )
                 lines.append(f"  {title:<44} {kind.upper():<6} {figure}  {api}")
     busy = report["machine"].get("busy_percent_before", 0)
     if busy > 20:
@@ -649,8 +765,10 @@ def _render(report: dict[str, Any], results: Results) -> str:
     lines.append("Targets")
     for target in report["targets"]:
         mark = {True: "MET", False: "MISSED", None: "NOT MEASURED"}[target["met"]]
-        lines.append(f"  {mark:<13} {target['description']:<50} {_fmt(target['figure'], '.2f'):>10} "
-                     f"(target {target['threshold']})")
+        lines.append(
+            f"  {mark:<13} {target['description']:<50} {_fmt(target['figure'], '.2f'):>10} "
+            f"(target {target['threshold']})"
+        )
     return "\n".join(lines)
 
 

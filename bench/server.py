@@ -100,9 +100,16 @@ class RequestCounter:
         else:
             status, body = 404, {"error": "unknown bench control path"}
         payload = json.dumps(body).encode()
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", b"application/json"),
-                                (b"content-length", str(len(payload)).encode())]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(payload)).encode()),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": payload})
 
 
@@ -127,8 +134,15 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 def _serve_with_uvicorn_socket(app: ASGIApp, host: str, port: int, info: dict[str, str]) -> None:
     """uvicorn binding its own socket (``uvicorn.run``-style), with the runner's other settings."""
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
-                            lifespan="off", timeout_graceful_shutdown=2)
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        timeout_graceful_shutdown=2,
+    )
     print(json.dumps(info), flush=True)
     uvicorn.Server(config).run()
 
@@ -138,8 +152,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--bare", action="store_true", help="serve the bare Starlette baseline instead")
-    parser.add_argument("--uvicorn-socket", action="store_true",
-                        help="let uvicorn bind the socket instead of EmbeddedServer (diagnostic)")
+    parser.add_argument(
+        "--uvicorn-socket",
+        action="store_true",
+        help="let uvicorn bind the socket instead of EmbeddedServer (diagnostic)",
+    )
     args = parser.parse_args(argv)
 
     if args.bare:
@@ -155,8 +172,12 @@ def main(argv: list[str] | None = None) -> int:
         accounts = inner.state.conformance.accounts
         port = args.port or free_port(args.host)
         url = f"http://{args.host}:{port}"
-        info = {"url": url, "token": accounts[0].token, "other_token": accounts[1].token,
-                "hook_url": url + HOOK_PATH}
+        info = {
+            "url": url,
+            "token": accounts[0].token,
+            "other_token": accounts[1].token,
+            "hook_url": url + HOOK_PATH,
+        }
         _serve_with_uvicorn_socket(RequestCounter(inner), args.host, port, info)
         return 0
 
@@ -164,8 +185,17 @@ def main(argv: list[str] | None = None) -> int:
     server = EmbeddedServer(host=args.host, port=args.port)
     config = server._server.config  # uvicorn.Config; its app is loaded only when serving starts
     config.app = RequestCounter(server.app)
-    print(json.dumps({"url": server.url, "token": server.primary_token, "other_token": server.other_token,
-                      "hook_url": server.hook_url}), flush=True)
+    print(
+        json.dumps(
+            {
+                "url": server.url,
+                "token": server.primary_token,
+                "other_token": server.other_token,
+                "hook_url": server.hook_url,
+            }
+        ),
+        flush=True,
+    )
     server.serve_forever()
     return 0
 
