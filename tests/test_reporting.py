@@ -514,6 +514,8 @@ def test_run_writes_summary_junit_and_allure_results(tmp_path: Path, xdist: bool
 
     junit = (reports / "junit.xml").read_text()
     assert 'tests="6"' in junit and "test_breaks_a_rule" in junit
+    assert '<property name="conformance.rules" value="TRN-R03" />' in junit
+    assert '<property name="conformance.api" value="zitadel-v2beta" />' in junit
 
     results = reports / "allure-results"
     assert {"environment.properties", "categories.json"} <= {p.name for p in results.iterdir()}

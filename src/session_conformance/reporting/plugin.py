@@ -194,17 +194,24 @@ def _operation_ids(operations: list[str], apis: tuple[str, ...]) -> list[str]:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_teardown(item: pytest.Item) -> None:
-    """Labels, links and description; runs inside allure-pytest's teardown wrapper, before it reads them."""
-    if not _state(item.config).active or not _allure_on(item.config):
+    """Labels, links and description; runs inside allure-pytest's teardown wrapper, before it reads them.
+
+    Also names the check's API and rules as JUnit properties (read from the teardown report).
+    """
+    if not _state(item.config).active:
         return
     record = _item_record(item)
     if record is None:
         return
+    selected = _selected_apis()
+    apis = apis_of(record.api, selected) or _apis_for_rules(list(record.rules), selected)
+    item.user_properties.append(("conformance.api", " ".join(apis)))
+    item.user_properties.append(("conformance.rules", " ".join(record.rules)))
+    if not _allure_on(item.config):
+        return
     import allure
     from allure_pytest.utils import allure_description
 
-    selected = _selected_apis()
-    apis = apis_of(record.api, selected) or _apis_for_rules(list(record.rules), selected)
     operations = _operation_ids(list(record.operations), apis)
     plan = plan_labels(
         apis=apis,
