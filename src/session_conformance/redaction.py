@@ -144,7 +144,7 @@ _KEY_NAMES = sorted(
 )
 _KEY_ALT = "|".join(re.escape(k) for k in _KEY_NAMES)
 _JSON_PAIR = re.compile(rf'(?i)(["\']?(?:{_KEY_ALT})["\']?\s*:\s*)("(?:[^"\\]|\\.)*"|\'[^\']*\')')
-_QUERY_PAIR = re.compile(rf"(?i)([?&;\s](?:{_KEY_ALT})=)([^&\s'\"#]+)")
+_QUERY_PAIR = re.compile(rf"(?i)(?<![\w-])((?:{_KEY_ALT})=)([^&\s'\"#]+)")
 _URLISH = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
 
 
