@@ -320,7 +320,8 @@ def routes(state: ServerState) -> list[Route]:
             Route(base + "/{sessionId}", endpoint(set_session, beta), methods=["PATCH"]),
             Route(base + "/{sessionId}", endpoint(delete_session, beta), methods=["DELETE"]),
         ]
-    out += [Route(f"{prefix}/{{rest:path}}", unrouted) for prefix, _ in PREFIXES]
+    for prefix, _ in PREFIXES:  # catch-alls: Starlette would otherwise answer some paths with a redirect
+        out += [Route(prefix, unrouted), Route(f"{prefix}/{{rest:path}}", unrouted)]
     return out
 
 
