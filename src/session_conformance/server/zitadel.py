@@ -12,6 +12,7 @@ import re
 import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import unquote_plus
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -126,6 +127,17 @@ def _path_id(request: Request, message: str) -> str:
     return session_id
 
 
+def _token_param(query: bytes) -> str:
+    """``sessionToken`` (or ``session_token``) from a query string; cheaper than a full parse."""
+    if not query:
+        return ""
+    found = [unquote_plus(part.split(b"=", 1)[1].decode("latin-1"), errors="replace")
+             for part in query.split(b"&") if part.startswith((b"sessionToken=", b"session_token="))]
+    if len(found) > 1:
+        raise bad("sessionToken: too many values")
+    return found[0] if found else ""
+
+
 def _same(given: str, expected: str) -> bool:
     return secrets.compare_digest(given.encode(), expected.encode())
 
@@ -201,10 +213,7 @@ def routes(state: ServerState) -> list[Route]:
 
     async def get_session(request: Request, inst: Instance, account: Account, beta: bool) -> Response:
         session_id: str = request.path_params["sessionId"]
-        tokens = request.query_params.getlist("sessionToken") + request.query_params.getlist("session_token")
-        if len(tokens) > 1:
-            raise bad("sessionToken: too many values")
-        token = tokens[0] if tokens else ""
+        token = _token_param(request.scope["query_string"])
         session = inst.sessions.get(session_id)
         if session is None:
             session = _lost_session(inst, session_id)
