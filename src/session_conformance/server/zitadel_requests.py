@@ -229,7 +229,7 @@ def parse_search(body: dict[str, Any], *, beta: bool) -> Search:
         out.limit = query.uint("limit", 32) or 0
         out.asc = bool(query.boolean("asc"))
     out.sorting = msg.enum("sortingColumn", SESSION_FIELD_NAME) or 0
-    members = ("idsQuery", "userIdQuery", "creationDateQuery")
+    members: tuple[str, ...] = ("idsQuery", "userIdQuery", "creationDateQuery")
     if not beta:  # v2beta's SearchQuery has neither: the key is unknown and ignored (fact sheet §8)
         members += ("creatorQuery", "userAgentQuery")
     for item in msg.messages("queries", "SearchQuery"):
