@@ -175,11 +175,11 @@ def routes(state: ServerState) -> list[Route]:
     async def create_session(request: Request, inst: Instance, account: Account, beta: bool) -> Response:
         change = parse_change(await _body(state, request), create=True,
                               allow_non_positive_lifetime=F.VALIDATION_IGNORED in faults)
-        now = store.clock.now()
         session_id = secrets.token_hex(9) if F.NONNUMERIC_ID in faults else store.ids.next()
-        blank = Session(id=session_id, creator=account.caller_user_id, created=now, changed=now,
-                        token=new_token())
-        with inst.lock:
+        with inst.lock:  # creation time and insertion (eviction) order agree
+            now = store.clock.now()
+            blank = Session(id=session_id, creator=account.caller_user_id, created=now, changed=now,
+                            token=new_token())
             outcome = run_change(inst, blank, change, now=now, faults=faults, host=request.url.hostname,
                                  create=True)
             session = outcome.session

@@ -72,8 +72,8 @@ def run_change(inst: Instance, session: Session, change: Change, *, now: int, fa
         _merge_metadata(out, change.metadata, create, faults)
     if change.lifetime_ns is not None:
         expiration = now + change.lifetime_ns
-        if expiration > MAX_TIMESTAMP_NS:
-            raise bad("lifetime: the expiration date would be after 9999-12-31T23:59:59Z")
+        if not 0 <= expiration <= MAX_TIMESTAMP_NS:  # (below 0 only when a fault lets lifetimes < 0 in)
+            raise bad("lifetime: the expiration date would be outside 1970-01-01 .. 9999-12-31")
         out.session.expiration = expiration
         out.changed = True
     if change.user_agent is not None and (create or F.USERAGENT_CHANGED in faults):
