@@ -408,7 +408,7 @@ def test_challenges_present_when_requested(zt: Zitadel) -> None:
     exchange = zt.set(plain.id, {"challenges": {}})
     expect(
         "ZTD-R28",
-        exchange.status == 200,
+        200 <= exchange.status < 300,
         f"a set with empty challenges must succeed: {shown(exchange)}",
         evidence=exchange,
     )

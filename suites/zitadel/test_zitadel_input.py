@@ -198,7 +198,7 @@ def test_unknown_properties_are_ignored(zt: Zitadel) -> None:
     exchange = zt.set(sid, {"notAField": 1})
     expect(
         "ZTD-R09",
-        exchange.status == 200,
+        200 <= exchange.status < 300,
         f"SetSession must ignore unknown properties, got {shown(exchange)}",
         evidence=exchange,
     )

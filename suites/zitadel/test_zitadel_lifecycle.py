@@ -93,7 +93,7 @@ def test_user_agent_is_kept_and_cannot_be_set(zt: Zitadel) -> None:
     exchange = zt.set(session.id, {"userAgent": other, "metadata": {"k": b64("v")}})
     expect(
         "ZTD-R34",
-        exchange.status == 200,
+        200 <= exchange.status < 300,
         f"SetSession ignores an unknown `userAgent` key and must succeed: {shown(exchange)}",
         evidence=exchange,
     )
@@ -112,7 +112,10 @@ def test_token_rotates_on_change(zt: Zitadel) -> None:
     old = session.token
     exchange = zt.set(session.id, {"metadata": {"rotate": b64("1")}})
     expect(
-        "ZTD-R38", exchange.status == 200, f"SetSession must succeed: {shown(exchange)}", evidence=exchange
+        "ZTD-R38",
+        200 <= exchange.status < 300,
+        f"SetSession must succeed: {shown(exchange)}",
+        evidence=exchange,
     )
     new = (json_of(exchange) or {}).get("sessionToken")
     expect(
@@ -181,7 +184,7 @@ def test_noop_set_keeps_the_token(zt: Zitadel) -> None:
     exchange = zt.set(session.id, {})
     expect(
         "ZTD-R40",
-        exchange.status == 200,
+        200 <= exchange.status < 300,
         f"an empty SetSession must succeed: {shown(exchange)}",
         evidence=exchange,
     )
