@@ -16,6 +16,9 @@ Usage: ``python -m session_conformance.reporting.html [--results DIR] [--output 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
+import hashlib
 import json
 import os
 import re
@@ -23,7 +26,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +71,8 @@ def pinned_version(root: Path) -> str | None:
 
 def _installed_cli(root: Path) -> Path | None:
     cli = root / "node_modules" / ALLURE_PACKAGE / "cli.js"
-    return cli if cli.is_file() else None
+    finished = root / "node_modules" / ".package-lock.json"  # npm writes it when an install is complete
+    return cli if cli.is_file() and finished.is_file() else None
 
 
 def find_allure(root: Path, *, install: bool = True) -> list[str]:
@@ -84,30 +88,47 @@ def find_allure(root: Path, *, install: bool = True) -> list[str]:
         raise ReportError("Node.js is needed for the HTML report (Allure 3): install `nodejs` and `npm`")
     cli = _installed_cli(root)
     if cli is None and install:
-        npm = shutil.which("npm")
-        if npm is None:
-            raise ReportError("npm is needed to install the pinned Allure CLI: install `npm`")
-        command = [
-            npm,
-            "ci" if (root / "package-lock.json").is_file() else "install",
-            "--no-audit",
-            "--no-fund",
-            "--loglevel=error",
-        ]
-        print(
-            f"installing the pinned Allure CLI ({ALLURE_PACKAGE}@{pinned_version(root)}): "
-            f"npm {' '.join(command[1:])}",
-            file=sys.stderr,
-        )
-        done = subprocess.run(command, cwd=root, check=False)
-        if done.returncode != 0:
-            raise ReportError(f"`npm {command[1]}` failed in {root} (exit {done.returncode})")
-        cli = _installed_cli(root)
+        with _install_lock(root):  # parallel test workers may all want the CLI at once
+            cli = _installed_cli(root) or _npm_install(root)
     if cli is None:
         raise ReportError(
             f"the Allure CLI is not installed under {root / 'node_modules'}; run `npm ci` there"
         )
     return [node, str(cli)]
+
+
+@contextlib.contextmanager
+def _install_lock(root: Path) -> Iterator[None]:
+    digest = hashlib.sha256(str(root).encode()).hexdigest()[:16]
+    lock_path = Path(tempfile.gettempdir()) / f"session-conformance-npm-{digest}.lock"
+    with lock_path.open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _npm_install(root: Path) -> Path | None:
+    npm = shutil.which("npm")
+    if npm is None:
+        raise ReportError("npm is needed to install the pinned Allure CLI: install `npm`")
+    command = [
+        npm,
+        "ci" if (root / "package-lock.json").is_file() else "install",
+        "--no-audit",
+        "--no-fund",
+        "--loglevel=error",
+    ]
+    print(
+        f"installing the pinned Allure CLI ({ALLURE_PACKAGE}@{pinned_version(root)}): "
+        f"npm {' '.join(command[1:])}",
+        file=sys.stderr,
+    )
+    done = subprocess.run(command, cwd=root, check=False)
+    if done.returncode != 0:
+        raise ReportError(f"`npm {command[1]}` failed in {root} (exit {done.returncode})")
+    return _installed_cli(root)
 
 
 def allure_config(*, name: str, output: Path, history: Path, history_limit: int) -> dict[str, Any]:
