@@ -234,7 +234,7 @@ CONTENT_TYPES = st.sampled_from(
         "",
         "application/x-www-form-urlencoded",
         "multipart/form-data; boundary=x",
-        "application/json\u00e9",
+        "application/json\u00e9".encode("latin-1"),
     ]
 )
 
@@ -246,7 +246,7 @@ CONTENT_TYPES = st.sampled_from(
     content_type=CONTENT_TYPES,
 )
 def test_malformed_input_is_never_a_server_error(
-    pri: httpx.Client, path: str, raw: bytes, content_type: str
+    pri: httpx.Client, path: str, raw: bytes, content_type: str | bytes
 ) -> None:
     headers = {"Content-Type": content_type} if content_type else {}
     response = pri.post(path, content=raw, headers=headers)
@@ -256,7 +256,7 @@ def test_malformed_input_is_never_a_server_error(
 
 
 @FAST
-@given(query=st.text(max_size=60))
+@given(query=st.text(st.characters(blacklist_categories=("Cc", "Cs")), max_size=60))
 def test_odd_query_strings_are_never_a_server_error(pri: httpx.Client, query: str) -> None:
     response = pri.get(f"{P}/list?{query}")
     assert response.status_code in (200, 400), response.text
@@ -268,7 +268,8 @@ def test_odd_query_strings_are_never_a_server_error(pri: httpx.Client, query: st
         b"[" * 100_000,
         b'{"a":"\\ud800"}',
         b"\xff\xfe{",
-        b'{"provider": 1e999}',
+        b'{"provider": 1e999, "redirectUrl": 1e999}',
+        b'{"redirectUrl": NaN, "x": Infinity}',
         b'{"provider":"' + b"x" * (2 << 20) + b'"}',
         b"NaN",
         b"{}" * 3,
@@ -500,6 +501,21 @@ def observe(faults: tuple[str, ...]) -> list[Any]:
                 },
             ),
         )
+        every = [
+            "LaunchBrowser",
+            "DeeplinkToMobile",
+            "ShowContent",
+            "RefreshStepContent",
+            "CaptureRedirect",
+            "PollResult",
+        ]
+        note(
+            "adv-mobile-all",
+            c.post(
+                f"{P}/provider/advanced",
+                json={"provider": "conformance-test-mobile", "capabilities": every, "redirectUrl": REDIRECT},
+            ),
+        )
         note(
             "adv-gap",
             c.post(
@@ -573,7 +589,8 @@ def observe(faults: tuple[str, ...]) -> list[Any]:
                         f"{P}/list", params={"OrderBy": order_by, "OrderDirection": direction, "PageSize": 50}
                     ),
                 )
-                seen.append((order_by, direction, [s["id"] for s in listing["sessions"]].index(w3)))
+                ids = [s["id"] for s in listing["sessions"]]
+                seen.append((order_by, direction, ids.index(w3) if w3 in ids else None))
         for page in (1, 2, 3):
             listing = note(f"page-{page}", c.get(f"{P}/list", params={"PageSize": 4, "Page": page}))
             seen.append(("page", page, listing["total"], listing["more"], len(listing["sessions"])))
@@ -594,7 +611,11 @@ def test_observations_are_deterministic() -> None:
     assert observe(()) == observe(())
 
 
+@pytest.fixture(scope="module")
+def clean_observation() -> list[Any]:
+    return observe(())
+
+
 @pytest.mark.parametrize("fault", TRN_FAULTS)
-def test_each_fault_changes_behaviour(fault: str) -> None:
-    clean = observe(())
-    assert observe((fault,)) != clean, f"{fault} changed nothing a client can observe"
+def test_each_fault_changes_behaviour(fault: str, clean_observation: list[Any]) -> None:
+    assert observe((fault,)) != clean_observation, f"{fault} changed nothing a client can observe"

@@ -89,7 +89,7 @@ def parse_json_object(raw: bytes, content_type: str | None) -> dict[str, Any]:
     if not is_json_media_type(content_type):
         raise Invalid(415, "the request body must be application/json, text/json or application/*+json")
     try:
-        payload = json.loads(raw)
+        payload = json.loads(raw, parse_constant=_no_constant)
         # A lone surrogate ("\ud800") decodes fine but is not text; refuse it here, once.
         json.dumps(payload, ensure_ascii=False).encode("utf-8")
     except (ValueError, RecursionError, UnicodeError):
@@ -97,6 +97,10 @@ def parse_json_object(raw: bytes, content_type: str | None) -> dict[str, Any]:
     if not isinstance(payload, dict):
         raise Invalid(400, "the request body must be a JSON object")
     return payload
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")  # Python's json accepts NaN/Infinity; JSON does not
 
 
 # --- typed field access: every wrong type is a 400, never an exception further down ---------------
