@@ -34,7 +34,6 @@ from session_conformance.config import Options, Profile
 from session_conformance.contracts import (
     API_FAMILY,
     API_TITLES,
-    APIS,
     Operation,
     load_contracts,
     openapi_document,
@@ -234,9 +233,19 @@ def case_mode(case: Any) -> str:
 
 
 def schemas_for(options: Options, seed: int, *, mode: str) -> Mapping[str, Any]:
-    """Schemas of the APIs that have contracts (an API without operations would break collection)."""
+    """Schemas of the selected APIs that have contracts; none when ``--rules`` names no generic rule.
+
+    (An API without operations would break Schemathesis' collection; loading only what runs keeps
+    collection fast.)
+    """
+    if not generic_rules_selected(options):
+        return {}
     contracts = load_contracts()
-    return {api: load_schema(api, options, seed, mode=mode) for api in APIS if contracts.for_api(api)}
+    return {api: load_schema(api, options, seed, mode=mode) for api in options.apis if contracts.for_api(api)}
+
+
+def generic_rules_selected(options: Options) -> bool:
+    return options.rules is None or bool(options.rules & set(ALL_GENERIC_RULES))
 
 
 _TITLES = {title: api for api, (title, _) in API_TITLES.items()}
