@@ -269,8 +269,11 @@ def suite_run(
     if workers:
         cmd += ["-n", str(workers)]
     log = logs / (re.sub(r"[^\w.=-]+", "_", run.label) + ".log")
-    with BenchServer(*server_args) as server:
+    # The run writes its reports (Allure results, JUnit, summary) as usual, but into a folder of its
+    # own: reports/ may be in use by another run, and the benchmark must not replace its contents.
+    with BenchServer(*server_args) as server, tempfile.TemporaryDirectory(prefix="bench-reports-") as reports:
         env = server.suite_env()
+        env["CONFORMANCE_REPORTS_DIR"] = reports
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "bench"), env.get("PYTHONPATH")]))
         if max_examples is not None:
             env["BENCH_MAX_EXAMPLES"] = str(max_examples)
