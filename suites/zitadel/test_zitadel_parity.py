@@ -92,7 +92,9 @@ def test_v2beta_answers_like_v2(client: Any, target: Any) -> None:
         "v2": Zitadel(client, "/v2", "zitadel-v2"),
         "v2beta": Zitadel(client, "/v2beta", "zitadel-v2beta"),
     }
-    states: dict[str, dict[str, str]] = {name: {"unknown": random_id()} for name in apis}
+    states: dict[str, dict[str, str]] = {
+        name: {"unknown": random_id(), "id": random_id(), "token": "", "old": ""} for name in apis
+    }
     for step, call in STEPS:
         got = {name: call(zt, states[name]) for name, zt in apis.items()}
         v2, beta = got["v2"], got["v2beta"]
