@@ -110,12 +110,13 @@ def walk_keys(value: Any) -> Iterator[str]:
 
 
 def hypothesis_settings(budget: Any, *, examples: int | None = None) -> settings:
-    """Profile-sized Hypothesis settings for checks that talk to a live target."""
+    """Profile-sized Hypothesis settings for checks that talk to a live target.
+
+    Everything else (seed, database, printing) comes from the Hypothesis profile the plugin loads.
+    """
     return settings(
         max_examples=examples or getattr(budget, "max_examples", 25),
         deadline=None,
-        database=None,
-        derandomize=True,  # the same examples every run: no flaky verdicts
         suppress_health_check=list(HealthCheck),
     )
 

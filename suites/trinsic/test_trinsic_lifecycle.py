@@ -258,3 +258,40 @@ def test_redaction_removes_identity_data_for_good(client: Any, provider_state: A
         )
     session = trn.session(created.session_id)
     expect("TRN-R33", session["success"] is True, f"redaction removes data, not the verdict: {session!r}")
+
+
+@pytest.mark.rules("TRN-R42")
+@pytest.mark.needs("writes", "provider_state")
+def test_answers_hold_only_documented_enum_values(client: Any, provider_state: Any) -> None:
+    """Sessions in every state, read through get, list, cancel and results: every enum value is listed."""
+    trn = Trinsic(client)
+    cancelled, failed, succeeded = trn.new_widget(), trn.new_widget(), trn.new_widget()
+    answered = json_of(trn.cancel(cancelled.session_id)).get("session")
+    check_session(answered, "Cancel Session")
+    finish(provider_state, failed.session_id, success=False, error_code="Inauthentic")
+    key = finish(provider_state, succeeded.session_id, success=True)
+    for created in (cancelled, failed, succeeded):
+        trn.session(created.session_id)  # check_session: errorCode is a SessionErrorCode
+    ours = {cancelled.session_id, failed.session_id, succeeded.session_id}
+    for order_by in ("Created", "State"):
+        body = trn.page({"OrderBy": order_by, "PageSize": 50})  # check_session on every listed session
+        listed = {s["id"] for s in body["sessions"]}
+        expect(
+            "TRN-R30",
+            order_by != "Created" or ours <= listed,
+            f"List Sessions misses sessions just created: {sorted(ours - listed)}",
+            evidence=body["_exchange"],
+        )
+    identity = _results(trn, succeeded.session_id, key).get("identityData") or {}
+    sex = (identity.get("person") or {}).get("sex")
+    expect(
+        "TRN-R42",
+        sex in (None, "Unknown", "NotApplicable", "Male", "Female"),
+        f"person.sex {sex!r} is not a Sex",
+    )
+    kind = (identity.get("document") or {}).get("type")
+    expect(
+        "TRN-R42",
+        kind in (None, "Passport", "DriversLicense", "NationalId", "IdCard"),
+        f"document.type {kind!r} is not a DocumentType",
+    )

@@ -158,11 +158,9 @@ def _endpoint(state: ServerState, handler: Handler) -> Callable[[Request], Await
     return endpoint
 
 
-async def _json_body(state: ServerState, request: Request, *, optional: bool = False) -> dict[str, Any]:
+async def _json_body(state: ServerState, request: Request) -> dict[str, Any]:
     raw = await read_body(request)
     if not raw.strip():
-        if optional:
-            return {}
         raise Invalid(400, "a non-empty request body is required")
     try:
         return parse_json_object(raw, request.headers.get("content-type"))
@@ -412,7 +410,7 @@ def routes(state: ServerState) -> list[Route]:
         return json_response(payload)
 
     async def refresh_step(request: Request, account: Account, sessions: AccountSessions) -> Response:
-        body = await _json_body(state, request, optional=True)
+        body = await _json_body(state, request)  # required by the contract; {} is fine
         validator.check("refreshStepContent", body)
         key = opt_str(body, "resultsAccessKey")
         session = sessions.get(request.path_params["acceptanceSessionId"])
