@@ -262,7 +262,7 @@ def suite_run(
         "-q",
         "-p",
         "no:cacheprovider",
-        *_plugin_args(),
+        *plugin_args(),
         "-p",
         "budget_plugin",
     ]
@@ -291,7 +291,7 @@ def suite_run(
     return run
 
 
-def _plugin_args() -> list[str]:
+def plugin_args() -> list[str]:
     """``-p session_conformance.pytest_plugin`` unless the root conftest.py already loads it."""
     conftest = ROOT / "conftest.py"
     if conftest.is_file() and "session_conformance.pytest_plugin" in conftest.read_text():
