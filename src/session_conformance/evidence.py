@@ -140,7 +140,7 @@ class ItemRecord:
     exchanges: list[Exchange] = field(default_factory=list, repr=False)
 
     def to_dict(self, max_exchanges: int = 10) -> dict[str, Any]:
-        return {
+        return _utf8_safe({
             "nodeid": self.nodeid,
             "api": self.api,
             "operations": list(self.operations),
@@ -150,7 +150,18 @@ class ItemRecord:
             "message": self.message,
             "replay": self.replay,
             "exchanges": [exchange.to_dict() for exchange in self.exchanges[-max_exchanges:]],
-        }
+        })
+
+
+def _utf8_safe(value: Any) -> Any:
+    """Escape lone surrogates (generated inputs) in keys and values: xdist and report writers need UTF-8."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, dict):
+        return {_utf8_safe(k): _utf8_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_utf8_safe(item) for item in value]
+    return value
 
 
 def render_evidence(exchanges: list[Exchange], *, limit: int = 3) -> str:
