@@ -34,7 +34,6 @@ from urllib.parse import parse_qsl, quote, urlsplit
 import pytest
 
 from session_conformance.contracts import contracts_dir
-from session_conformance.redaction import MIN_SECRET_LENGTH
 from session_conformance.reporting import html
 
 REPO = Path(__file__).resolve().parents[1]
@@ -296,17 +295,7 @@ def test_reports_hold_no_secret_from_the_traffic(kind: str, tmp_path: Path) -> N
         )
         assert _same_tree(reports / "html" / "contracts", contracts_dir())
 
-    found = leaks(reports, secrets)
-    # Known gap of redaction.py (reported): a value shorter than MIN_SECRET_LENGTH is never registered,
-    # so inside free text (a failure message quoting a response) it is masked only where a pattern
-    # knows its key, and the patterns cover secret keys, not identity keys ("givenName": "Ada").
-    short = [f for f in found if len(f[2]) < MIN_SECRET_LENGTH and f[1] in IDENTITY_KEYS]
-    assert [f for f in found if f not in short] == []
-    if short:
-        pytest.xfail(
-            f"short identity values leak through free-text messages: {sorted({f[2] for f in short})} "
-            f"in {sorted({f[0] for f in short})[:4]}"
-        )
+    assert leaks(reports, secrets) == []
 
 
 def test_the_scanner_finds_a_planted_secret(tmp_path: Path) -> None:

@@ -144,6 +144,17 @@ _KEY_NAMES = sorted(
 )
 _KEY_ALT = "|".join(re.escape(k) for k in _KEY_NAMES)
 _JSON_PAIR = re.compile(rf'(?i)(["\']?(?:{_KEY_ALT})["\']?\s*:\s*)("(?:[^"\\]|\\.)*"|\'[^\']*\')')
+# Identity leaves quoted in free text (e.g. a response body inside an assertion message); short values
+# such as a two-letter given name are not in the registry (MIN_SECRET_LENGTH), so mask them by key.
+_IDENTITY_LEAVES = sorted(
+    ("givenName", "familyName", "middleName", "fullName", "firstName", "lastName", "suffix", "displayName",
+     "loginName", "login_name", "email", "phoneNumber", "dateOfBirth", "nationalIdNumber", "nikIdNumber",
+     "curp", "cpfNumber", "gender", "nationality", "line1", "line2", "line3", "city", "postalCode", "number"),
+    key=len,
+    reverse=True,
+)
+_IDENTITY_ALT = "|".join(re.escape(k) for k in _IDENTITY_LEAVES)
+_IDENTITY_PAIR = re.compile(rf'(?i)(["\']?\b(?:{_IDENTITY_ALT})["\']?\s*:\s*)("(?:[^"\\]|\\.)*"|\'[^\']*\')')
 _QUERY_PAIR = re.compile(rf"(?i)(?<![\w-])((?:{_KEY_ALT})=)([^&\s'\"#]+)")
 _URLISH = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
 
@@ -259,6 +270,7 @@ def redact_text(text: str) -> str:
     text = _CURL_AUTH.sub(lambda m: f"{m.group(1)}{(m.group(2) + ' ') if m.group(2) else ''}{MASK}", text)
     text = _BEARER.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}", text)
     text = _JSON_PAIR.sub(lambda m: f"{m.group(1)}{m.group(2)[0]}{MASK}{m.group(2)[0]}", text)
+    text = _IDENTITY_PAIR.sub(lambda m: f"{m.group(1)}{m.group(2)[0]}{MASK}{m.group(2)[0]}", text)
     text = _QUERY_PAIR.sub(lambda m: f"{m.group(1)}{MASK}", text)
     return text
 
