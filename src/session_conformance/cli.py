@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from collections.abc import Sequence
@@ -50,10 +51,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     print(f"    CONFORMANCE_BASE_URL={server.url} CONFORMANCE_TOKEN={primary.token} \\")
     print(f"    CONFORMANCE_OTHER_TOKEN={other.token} CONFORMANCE_PROVIDER_STATE_URL={server.hook_url}")
     sys.stdout.flush()
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()
-    except KeyboardInterrupt:
-        pass
     return 0
 
 
@@ -75,10 +74,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="run the embedded reference server")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8800)
-    p.add_argument("--faults", action="append", default=[], metavar="NAME[,NAME]",
-                   help="break documented rules on purpose (see --list-faults)")
+    p.add_argument(
+        "--faults",
+        action="append",
+        default=[],
+        metavar="NAME[,NAME]",
+        help="break documented rules on purpose (see --list-faults)",
+    )
     p.add_argument("--list-faults", action="store_true", help="list the fault switches and exit")
-    p.add_argument("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"])
+    p.add_argument(
+        "--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"]
+    )
     p.set_defaults(func=_cmd_serve)
 
     p = sub.add_parser("fault-matrix", help="run the suites once per fault and print which rules failed")

@@ -91,12 +91,14 @@ class Operation:
 # --- formats -------------------------------------------------------------------------------------
 
 FORMATS = FormatChecker()
-_RFC3339 = re.compile(
-    r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"
-)
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
 _DURATION = re.compile(r"^-?\d+(\.\d{1,9})?s$")
-_INT_BOUNDS = {"int32": (-(2**31), 2**31 - 1), "int64": (-(2**63), 2**63 - 1), "uint32": (0, 2**32 - 1),
-               "uint64": (0, 2**64 - 1)}
+_INT_BOUNDS = {
+    "int32": (-(2**31), 2**31 - 1),
+    "int64": (-(2**63), 2**63 - 1),
+    "uint32": (0, 2**32 - 1),
+    "uint64": (0, 2**64 - 1),
+}
 
 
 @FORMATS.checks("date-time", raises=ValueError)
@@ -187,8 +189,10 @@ class Contracts:
 
     def validate(self, op: Operation, def_name: str, instance: Any, *, strict: bool = False) -> list[str]:
         """Validate ``instance`` against one of the contract's ``$defs``; return readable errors."""
-        errors = sorted(self.validator(op, def_name, strict=strict).iter_errors(instance),
-                        key=lambda e: list(e.absolute_path))
+        errors = sorted(
+            self.validator(op, def_name, strict=strict).iter_errors(instance),
+            key=lambda e: list(e.absolute_path),
+        )
         return [_describe(error) for error in errors]
 
     def validate_response(self, op: Operation, status: int, body: Any, *, strict: bool = False) -> list[str]:
@@ -282,8 +286,10 @@ def load_contracts(root: Path | None = None) -> Contracts:
         operations[op.key] = op
 
     def registry_of(transform: Any) -> Registry:
-        resources = [(uri, Resource.from_contents(transform(doc), default_specification=DRAFT202012))
-                     for uri, doc in documents.items()]
+        resources = [
+            (uri, Resource.from_contents(transform(doc), default_specification=DRAFT202012))
+            for uri, doc in documents.items()
+        ]
         return Registry().with_resources(resources).crawl()
 
     return Contracts(
@@ -403,7 +409,7 @@ def openapi_document(api: str, contracts: Contracts | None = None) -> dict[str, 
             "title": title,
             "version": version,
             "description": f"Assembled by session-conformance from contracts/{api}/ "
-                           f"(contracts digest {contracts.digest()[:12]}).",
+            f"(contracts digest {contracts.digest()[:12]}).",
         },
         "paths": paths,
         "components": {

@@ -39,7 +39,9 @@ class FaultSet:
         names = [n.strip() for n in names if n.strip()]
         unknown = sorted(set(names) - FAULTS.keys())
         if unknown:
-            raise UnknownFault(f"unknown fault(s): {', '.join(unknown)} (see `session-conformance serve --list-faults`)")
+            raise UnknownFault(
+                f"unknown fault(s): {', '.join(unknown)} (see `session-conformance serve --list-faults`)"
+            )
         self.names = frozenset(names)
 
     def __contains__(self, name: str) -> bool:

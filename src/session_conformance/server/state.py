@@ -46,5 +46,6 @@ class ServerState:
                 return account
         return None
 
+
 # Provider the embedded Trinsic server enables for every account (used when --trinsic-provider is absent).
 EMBEDDED_TRINSIC_PROVIDER = "conformance-test"
