@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import dataclasses
 import email.utils
 import json as jsonlib
 import re
@@ -81,6 +82,7 @@ class _WriteKeys:
 WRITE_OPERATIONS = _WriteKeys()
 _TRINSIC_CREATE = re.compile(r"^/api/v1/sessions/(widget|provider/hosted|provider/advanced)/?$")
 _ZITADEL_CREATE = re.compile(r"^/(v2|v2beta)/sessions/?$")
+_ZITADEL_SET = re.compile(r"^/(v2|v2beta)/sessions/([^/?]+)$")
 
 
 class ReadOnlyViolation(RuntimeError):
@@ -152,6 +154,13 @@ class Cleanup:
         with self._lock:
             self._pending[(session.base_url, session.api, session.session_id)] = session
 
+    def rotate(self, api: str, session_id: str, session_token: str) -> None:
+        """A Zitadel SetSession issued a new token: the delete at the end must send that one."""
+        with self._lock:
+            for key, session in self._pending.items():
+                if key[1] == api and key[2] == session_id:
+                    self._pending[key] = dataclasses.replace(session, session_token=session_token)
+
     def forget(self, api: str, session_id: str) -> None:
         with self._lock:
             for key in [k for k in self._pending if k[1] == api and k[2] == session_id]:
@@ -197,10 +206,12 @@ def _end_session(client: httpx.Client, session: CreatedSession) -> int:
         response = client.post(f"/api/v1/sessions/{session.session_id}/cancel", headers=headers)
     else:
         prefix = "/v2beta" if session.api == "zitadel-v2beta" else "/v2"
+        path = f"{prefix}/sessions/{session.session_id}"
         body = {"sessionToken": session.session_token} if session.session_token else {}
-        response = client.request(
-            "DELETE", f"{prefix}/sessions/{session.session_id}", headers=headers, json=body
-        )
+        response = client.request("DELETE", path, headers=headers, json=body)
+        if response.status_code == 403 and body:
+            # the token was rotated by a call we did not see: fall back on the caller's own permission
+            response = client.request("DELETE", path, headers=headers, json={})
     return response.status_code
 
 
@@ -530,6 +541,16 @@ class ConformanceClient:
         )
         if created is not None:
             self.cleanup.add(created)
+        rotated = _ZITADEL_SET.match(self._rel_path(exchange.url))
+        if (
+            rotated
+            and exchange.method == "PATCH"
+            and 200 <= exchange.status < 300
+            and isinstance(body, dict)
+            and isinstance(body.get("sessionToken"), str)
+        ):
+            api = "zitadel-v2" if rotated.group(1) == "v2" else "zitadel-v2beta"
+            self.cleanup.rotate(api, rotated.group(2), body["sessionToken"])
 
     def get(self, path: str, **kwargs: Any) -> Exchange:
         return self.request("GET", path, **kwargs)
