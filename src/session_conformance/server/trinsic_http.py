@@ -35,9 +35,13 @@ class Invalid(Exception):  # control flow inside the server, not a server error
         self.detail = detail
 
 
+# One encoder for the process: json.dumps with arguments builds a new encoder on every call.
+# ensure_ascii: a lone surrogate that slipped into a value can never make encoding fail (500).
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True)
+
+
 def dumps(payload: Any) -> bytes:
-    # ensure_ascii: a lone surrogate that slipped into a value can never make encoding fail (500)
-    return json.dumps(payload, separators=(",", ":")).encode("ascii")
+    return _ENCODER.encode(payload).encode("ascii")
 
 
 def json_response(payload: Any, status: int = 200) -> Response:
