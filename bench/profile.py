@@ -1,6 +1,6 @@
 """Where a suite run spends its CPU: one profile under py-spy, against the counting server.
 
-``python bench/profile.py standard`` runs ``pytest suites --profile standard`` under
+``python bench/profile.py standard [-- PYTEST ARGS]`` runs ``pytest suites --profile standard`` under
 ``py-spy record`` (on-CPU samples of the pytest process and its children) against a fresh
 ``bench/server.py``, then prints the functions with the most samples: by own time, and by
 inclusive time restricted to the project's and its main libraries' frames. The raw samples stay in
@@ -68,8 +68,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("profile", nargs="?", default="standard", choices=["smoke", "standard", "deep"])
     parser.add_argument("--rate", type=int, default=100, help="samples per second")
     parser.add_argument("--top", type=int, default=30)
-    parser.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
-    args = parser.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    extra = argv[argv.index("--") + 1 :] if "--" in argv else []
+    args = parser.parse_args(argv[: argv.index("--")] if "--" in argv else argv)
+    args.pytest_args = extra
     pyspy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
     if not pyspy:
         sys.exit("py-spy is not installed: pip install py-spy")
