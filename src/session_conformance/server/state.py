@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, TypeVar, cast
 
 from session_conformance.server.faults import FaultSet
+
+T = TypeVar("T")
 
 DEFAULT_MAX_SESSIONS = 5000  # per account and API; oldest sessions are evicted first
 HOOK_PATH = "/_conformance/provider-state"
@@ -33,6 +37,13 @@ class ServerState:
     accounts: list[Account] = field(default_factory=new_accounts)
     faults: FaultSet = field(default_factory=FaultSet)
     max_sessions: int = DEFAULT_MAX_SESSIONS
+    # each API module keeps its session store here, under the module's name, created on first use
+    stores: dict[str, Any] = field(default_factory=dict)
+
+    def store(self, name: str, factory: Callable[[int], T]) -> T:
+        if name not in self.stores:
+            self.stores[name] = factory(self.max_sessions)
+        return cast(T, self.stores[name])
 
     def account_for(self, authorization: str | None) -> Account | None:
         """The account of an ``Authorization: Bearer <token>`` header, or None."""

@@ -59,11 +59,7 @@ def problem(status: int, detail: str) -> Response:
 
 
 def _store(state: ServerState) -> TrinsicStore:
-    store = getattr(state, "trinsic_store", None)
-    if store is None:
-        store = TrinsicStore(state.max_sessions)
-        state.trinsic_store = store  # type: ignore[attr-defined]
-    return store
+    return state.store("trinsic", TrinsicStore)
 
 
 # --- wire shapes ---------------------------------------------------------------------------------

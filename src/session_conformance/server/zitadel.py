@@ -69,11 +69,7 @@ def http_error(status: int, message: str) -> Response:
 
 
 def _store(state: ServerState) -> Store:
-    store = getattr(state, "zitadel_store", None)
-    if store is None:
-        store = Store(state.max_sessions)
-        state.zitadel_store = store  # type: ignore[attr-defined]
-    return store
+    return state.store("zitadel", Store)
 
 
 def _error(state: ServerState, exc: ApiError) -> Response:
