@@ -140,17 +140,19 @@ class ItemRecord:
     exchanges: list[Exchange] = field(default_factory=list, repr=False)
 
     def to_dict(self, max_exchanges: int = 10) -> dict[str, Any]:
-        return _utf8_safe({
-            "nodeid": self.nodeid,
-            "api": self.api,
-            "operations": list(self.operations),
-            "rules": list(self.rules),
-            "outcome": self.outcome,
-            "failure_rule": self.failure_rule,
-            "message": self.message,
-            "replay": self.replay,
-            "exchanges": [exchange.to_dict() for exchange in self.exchanges[-max_exchanges:]],
-        })
+        return _utf8_safe(
+            {
+                "nodeid": self.nodeid,
+                "api": self.api,
+                "operations": list(self.operations),
+                "rules": list(self.rules),
+                "outcome": self.outcome,
+                "failure_rule": self.failure_rule,
+                "message": self.message,
+                "replay": self.replay,
+                "exchanges": [exchange.to_dict() for exchange in self.exchanges[-max_exchanges:]],
+            }
+        )
 
 
 def _utf8_safe(value: Any) -> Any:

@@ -41,8 +41,18 @@ PROVIDER_STATES = ("trinsic session finished",)
 PREFIX = "/api/v1/sessions"
 LAUNCH_BASE = "https://launch.conformance.test"  # reserved TLD: launch URLs never resolve
 NOT_FOUND = "Session not found."  # one text for unknown, foreign and wrong-key: reveals nothing
-ERROR_CODES = ("Internal", "Other", "Canceled", "UserAbandoned", "UserTimedOut", "Expired", "InvalidImage",
-               "Inauthentic", "UnsupportedDocument", "AssuranceLevelNotMet")
+ERROR_CODES = (
+    "Internal",
+    "Other",
+    "Canceled",
+    "UserAbandoned",
+    "UserTimedOut",
+    "Expired",
+    "InvalidImage",
+    "Inauthentic",
+    "UnsupportedDocument",
+    "AssuranceLevelNotMet",
+)
 ORDERINGS = ("Created", "Updated", "State")
 DIRECTIONS = ("Ascending", "Descending")
 MAX_PAGE_SIZE = 50
@@ -82,23 +92,43 @@ def _identity(provider: str) -> dict[str, Any]:
     return {
         "originatingProviderId": provider,
         "person": {
-            "givenName": "Ada", "familyName": "Lovelace", "fullName": "Ada Lovelace",
-            "dateOfBirth": "1815-12-10", "sex": "Female", "nationality": "GB",
-            "address": {"line1": "12 St James's Square", "city": "London", "postalCode": "SW1Y 4JH",
-                        "country": "GB", "fullAddress": "12 St James's Square, London SW1Y 4JH, GB"},
+            "givenName": "Ada",
+            "familyName": "Lovelace",
+            "fullName": "Ada Lovelace",
+            "dateOfBirth": "1815-12-10",
+            "sex": "Female",
+            "nationality": "GB",
+            "address": {
+                "line1": "12 St James's Square",
+                "city": "London",
+                "postalCode": "SW1Y 4JH",
+                "country": "GB",
+                "fullAddress": "12 St James's Square, London SW1Y 4JH, GB",
+            },
         },
-        "document": {"type": "Passport", "number": "C01X00T47", "issueDate": "2020-01-01",
-                     "expirationDate": "2030-01-01", "issuingCountry": "GBR",
-                     "issuingAuthority": "HM Passport Office"},
-        "attachmentAccessKeys": {"selfie": f"att_selfie_{key}", "documentFront": f"att_front_{key}",
-                                 "provider": {"document-scan": {"report": f"att_report_{key}"}}},
+        "document": {
+            "type": "Passport",
+            "number": "C01X00T47",
+            "issueDate": "2020-01-01",
+            "expirationDate": "2030-01-01",
+            "issuingCountry": "GBR",
+            "issuingAuthority": "HM Passport Office",
+        },
+        "attachmentAccessKeys": {
+            "selfie": f"att_selfie_{key}",
+            "documentFront": f"att_front_{key}",
+            "provider": {"document-scan": {"report": f"att_report_{key}"}},
+        },
     }
 
 
 def _refresh_info(state: ServerState, issued: float) -> dict[str, Any]:
     ttl = P.CONTENT_TTL_SECONDS
-    info = {"expiresAt": _iso(issued + ttl), "refreshAfter": _iso(issued + ttl * 2 // 3),
-            "timeToLiveSeconds": ttl}
+    info = {
+        "expiresAt": _iso(issued + ttl),
+        "refreshAfter": _iso(issued + ttl * 2 // 3),
+        "timeToLiveSeconds": ttl,
+    }
     if F.REFRESH_INFO_INCONSISTENT in state.faults:
         info["refreshAfter"] = _iso(issued + ttl + 60)
         info["timeToLiveSeconds"] = 0
@@ -166,8 +196,9 @@ async def _json_body(state: ServerState, request: Request) -> dict[str, Any]:
         raise
 
 
-def _find(state: ServerState, sessions: AccountSessions, session_id: str, foreign_fault: str | None = None
-          ) -> TrinsicSession:
+def _find(
+    state: ServerState, sessions: AccountSessions, session_id: str, foreign_fault: str | None = None
+) -> TrinsicSession:
     session = sessions.get(session_id)
     if session is None and foreign_fault is not None and foreign_fault in state.faults:
         store = _store(state)
@@ -182,8 +213,9 @@ def _created(state: ServerState, payload: dict[str, Any]) -> Response:
     return json_response(payload, 201 if F.CREATE_201 in state.faults else 200)
 
 
-def _new_session(state: ServerState, sessions: AccountSessions, kind: str, provider: str | None
-                 ) -> TrinsicSession:
+def _new_session(
+    state: ServerState, sessions: AccountSessions, kind: str, provider: str | None
+) -> TrinsicSession:
     session_id = secrets.token_hex(16) if F.NON_UUID_SESSION_ID in state.faults else None
     session = sessions.create(kind, provider, session_id=session_id)
     if F.UPDATED_BEFORE_CREATED in state.faults:
@@ -285,22 +317,29 @@ def routes(state: ServerState) -> list[Route]:
             if not redirect_url:
                 raise Invalid(400, "fallbackToHostedUI requires a non-empty redirectUrl")
             if not set(P.HOSTED_FLOW) <= declared:
-                raise Invalid(400, "fallbackToHostedUI requires the LaunchBrowser and CaptureRedirect "
-                                   "capabilities")
+                raise Invalid(
+                    400, "fallbackToHostedUI requires the LaunchBrowser and CaptureRedirect capabilities"
+                )
         missing = sorted(provider.needs - declared)
         input_gap = provider.input_required and not P.has_input(provider, provider_input)
         hosted = False
         if missing or input_gap:
             if not fallback and F.CAPABILITY_GAP_ACCEPTED not in faults:  # TRN-R15
-                what = f"capabilities {', '.join(missing)}" if missing \
-                    else f"providerInput.{provider.input_key}"
-                raise Invalid(400, f"provider {provider.id} needs {what}; declare it or set "
-                                   "fallbackToHostedUI")
+                what = (
+                    f"capabilities {', '.join(missing)}" if missing else f"providerInput.{provider.input_key}"
+                )
+                raise Invalid(
+                    400, f"provider {provider.id} needs {what}; declare it or set fallbackToHostedUI"
+                )
             if fallback and F.FALLBACK_REJECTED in faults:
                 raise Invalid(400, "the integrator's capabilities do not cover the provider's needs")
             hosted = fallback and F.FALLBACK_NATIVE_STEP not in faults  # TRN-R16/R17
-        if not hosted and provider.redirect_based and not redirect_url \
-                and F.REDIRECT_PROVIDER_WITHOUT_URL not in faults:  # TRN-R19
+        if (
+            not hosted
+            and provider.redirect_based
+            and not redirect_url
+            and F.REDIRECT_PROVIDER_WITHOUT_URL not in faults
+        ):  # TRN-R19
             raise Invalid(400, f"provider {provider.id} is redirect based and needs a redirectUrl")
 
         session = _new_session(state, sessions, "advanced", provider.id)
@@ -308,8 +347,9 @@ def routes(state: ServerState) -> list[Route]:
         if hosted:
             _step(state, session, P.LAUNCH_BROWSER, None)
             session.result_method = P.CAPTURE_REDIRECT
-        elif F.MOBILE_STEP_WRONG in faults and provider.launch == P.DEEPLINK \
-                and set(P.HOSTED_FLOW) <= declared:
+        elif (
+            F.MOBILE_STEP_WRONG in faults and provider.launch == P.DEEPLINK and set(P.HOSTED_FLOW) <= declared
+        ):
             _step(state, session, P.LAUNCH_BROWSER, provider)  # a browser flow instead of the deeplink one
             session.result_method = P.CAPTURE_REDIRECT
         else:
@@ -321,11 +361,14 @@ def routes(state: ServerState) -> list[Route]:
         key = session.results_access_key if session.result_method == P.POLL else None
         if F.POLL_WITHOUT_KEY in faults:
             key = None
-        return _created(state, {
-            "sessionId": session.id,
-            "resultCollection": {"method": session.result_method, "resultsAccessKey": key},
-            "nextStep": session.step,
-        })
+        return _created(
+            state,
+            {
+                "sessionId": session.id,
+                "resultCollection": {"method": session.result_method, "resultsAccessKey": key},
+                "nextStep": session.step,
+            },
+        )
 
     async def get_session(request: Request, account: Account, sessions: AccountSessions) -> Response:
         session = _find(state, sessions, request.path_params["sessionId"], F.GET_FOREIGN)
@@ -353,12 +396,13 @@ def routes(state: ServerState) -> list[Route]:
         if F.PAGE_SIZE_IGNORED in faults:
             page_size = max(total, 1)
         start = (page if F.PAGE_OFF_BY_ONE in faults else page - 1) * page_size
-        chunk = items[start:start + page_size]
+        chunk = items[start : start + page_size]
         more = page * page_size < total and F.MORE_WRONG not in faults
         if F.TOTAL_WRONG in faults:
             total = len(chunk)
-        return json_response({"sessions": [_session_json(state, s, in_list=True) for s in chunk],
-                              "total": total, "more": more})
+        return json_response(
+            {"sessions": [_session_json(state, s, in_list=True) for s in chunk], "total": total, "more": more}
+        )
 
     async def cancel_session(request: Request, account: Account, sessions: AccountSessions) -> Response:
         session = _find(state, sessions, request.path_params["sessionId"], F.CANCEL_FOREIGN)
@@ -393,8 +437,10 @@ def routes(state: ServerState) -> list[Route]:
         if key is None:
             raise Invalid(400, "resultsAccessKey is required")
         session = sessions.get(request.path_params["sessionId"])
-        if session is None or not (secrets.compare_digest(key.encode(), session.results_access_key.encode())
-                                   or F.RESULTS_WRONG_KEY_ACCEPTED in faults):
+        if session is None or not (
+            secrets.compare_digest(key.encode(), session.results_access_key.encode())
+            or F.RESULTS_WRONG_KEY_ACCEPTED in faults
+        ):
             raise Invalid(404, NOT_FOUND)
         payload: dict[str, Any] = {"session": session.to_json()}
         identity = session.identity
@@ -410,8 +456,9 @@ def routes(state: ServerState) -> list[Route]:
         validator.check("refreshStepContent", body)
         key = opt_str(body, "resultsAccessKey")
         session = sessions.get(request.path_params["acceptanceSessionId"])
-        if session is None or (key is not None and not secrets.compare_digest(
-                key.encode(), session.results_access_key.encode())):
+        if session is None or (
+            key is not None and not secrets.compare_digest(key.encode(), session.results_access_key.encode())
+        ):
             raise Invalid(404, NOT_FOUND)
         if session.kind != "advanced":
             raise Invalid(400, "only Advanced Provider Sessions have steps to refresh")
@@ -494,8 +541,9 @@ def provider_state(state: ServerState, account: Account, name: str, params: dict
         if session.finished:
             return JSONResponse({"error": "the session is already finished"}, 409)
         session.finished = True
-        session.done = not ((success and F.SUCCESS_WITHOUT_DONE in faults)
-                            or (not success and F.FAILED_NOT_DONE in faults))
+        session.done = not (
+            (success and F.SUCCESS_WITHOUT_DONE in faults) or (not success and F.FAILED_NOT_DONE in faults)
+        )
         session.success = success
         session.error_code = None if success else error_code
         if not session.done and not success:

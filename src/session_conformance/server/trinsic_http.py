@@ -15,15 +15,25 @@ MAX_BODY_BYTES = 1 << 20  # base64 photos fit; anything larger is a 400 (no 413 
 MAX_STRING = 4096  # longest string accepted in a request body field we use
 MAX_DETAIL = 300  # ProblemDetails.detail is cut here: never echo a huge input back
 
-_TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
-           405: "Method Not Allowed", 409: "Conflict", 413: "Content Too Large",
-           415: "Unsupported Media Type", 500: "Internal Server Error"}
-_TYPES = {400: "https://tools.ietf.org/html/rfc9110#section-15.5.1",
-          404: "https://tools.ietf.org/html/rfc9110#section-15.5.5",
-          405: "https://tools.ietf.org/html/rfc9110#section-15.5.6",
-          413: "https://tools.ietf.org/html/rfc9110#section-15.5.14",
-          415: "https://tools.ietf.org/html/rfc9110#section-15.5.16",
-          500: "https://tools.ietf.org/html/rfc9110#section-15.6.1"}
+_TITLES = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    409: "Conflict",
+    413: "Content Too Large",
+    415: "Unsupported Media Type",
+    500: "Internal Server Error",
+}
+_TYPES = {
+    400: "https://tools.ietf.org/html/rfc9110#section-15.5.1",
+    404: "https://tools.ietf.org/html/rfc9110#section-15.5.5",
+    405: "https://tools.ietf.org/html/rfc9110#section-15.5.6",
+    413: "https://tools.ietf.org/html/rfc9110#section-15.5.14",
+    415: "https://tools.ietf.org/html/rfc9110#section-15.5.16",
+    500: "https://tools.ietf.org/html/rfc9110#section-15.6.1",
+}
 
 
 class Invalid(Exception):  # control flow inside the server, not a server error

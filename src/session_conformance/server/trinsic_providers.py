@@ -119,8 +119,9 @@ def input_errors(provider_input: dict[str, Any]) -> list[tuple[str, str]]:
             continue
         for field in _REQUIRED.get(key, ()):
             if not isinstance(value.get(field), str) or not value[field]:
-                errors.append(("TRN-R38", f"providerInput.{key}.{field} is required and must be a "
-                                          "non-empty string"))
+                errors.append(
+                    ("TRN-R38", f"providerInput.{key}.{field} is required and must be a non-empty string")
+                )
         for field, item in value.items():
             where = f"providerInput.{key}.{field}"
             if item is None:
@@ -138,8 +139,13 @@ def input_errors(provider_input: dict[str, Any]) -> list[tuple[str, str]]:
                 errors.append(("TRN-R38", f"{where} must be a date YYYY-MM-DD"))
         content_type = value.get("digitalCnhFileContentType") if key == "brazilDigitalCnh" else None
         if content_type is not None and content_type not in CNH_CONTENT_TYPES:
-            errors.append(("TRN-R39", f"providerInput.{key}.digitalCnhFileContentType must be one of "
-                                      + ", ".join(CNH_CONTENT_TYPES)))
+            errors.append(
+                (
+                    "TRN-R39",
+                    f"providerInput.{key}.digitalCnhFileContentType must be one of "
+                    + ", ".join(CNH_CONTENT_TYPES),
+                )
+            )
     return errors
 
 

@@ -16,8 +16,13 @@ from session_conformance.server import trinsic_faults as F
 from session_conformance.server.state import ServerState
 from session_conformance.server.trinsic_http import Invalid
 
-OPERATIONS = ("createWidgetSession", "createHostedProviderSession", "createAdvancedProviderSession",
-              "getSessionResult", "refreshStepContent")
+OPERATIONS = (
+    "createWidgetSession",
+    "createHostedProviderSession",
+    "createAdvancedProviderSession",
+    "getSessionResult",
+    "refreshStepContent",
+)
 
 # A fault that lets the server accept something the contract forbids must get past the contract too.
 _FAULT_FIELDS = {

@@ -127,8 +127,11 @@ def _token_param(query: bytes) -> str:
     """``sessionToken`` (or ``session_token``) from a query string; cheaper than a full parse."""
     if not query:
         return ""
-    found = [unquote_plus(part.split(b"=", 1)[1].decode("latin-1"), errors="replace")
-             for part in query.split(b"&") if part.startswith((b"sessionToken=", b"session_token="))]
+    found = [
+        unquote_plus(part.split(b"=", 1)[1].decode("latin-1"), errors="replace")
+        for part in query.split(b"&")
+        if part.startswith((b"sessionToken=", b"session_token="))
+    ]
     if len(found) > 1:
         raise bad("sessionToken: too many values")
     return found[0] if found else ""
@@ -147,8 +150,9 @@ def _token_ok(state: ServerState, inst: Instance, session: Session, token: str) 
     return F.TOKEN_ANY_SESSION in faults and any(_same(token, s.token) for s in list(inst.sessions.values()))
 
 
-def _verify_write_token(state: ServerState, inst: Instance, session: Session, token: str, ok_fault: str | None
-                        ) -> None:
+def _verify_write_token(
+    state: ServerState, inst: Instance, session: Session, token: str, ok_fault: str | None
+) -> None:
     """Set/Delete: undecodable -> 400, wrong or outdated -> 403 (fact sheet §5.7)."""
     if not token_decodable(token):
         raise ApiError(INVALID_ARGUMENT, "the session token is malformed", "COMMAND-hi6Ph")
@@ -169,15 +173,20 @@ def routes(state: ServerState) -> list[Route]:
     faults = state.faults
 
     async def create_session(request: Request, inst: Instance, account: Account, beta: bool) -> Response:
-        change = parse_change(await _body(state, request), create=True,
-                              allow_non_positive_lifetime=F.VALIDATION_IGNORED in faults)
+        change = parse_change(
+            await _body(state, request),
+            create=True,
+            allow_non_positive_lifetime=F.VALIDATION_IGNORED in faults,
+        )
         session_id = secrets.token_hex(9) if F.NONNUMERIC_ID in faults else store.ids.next()
         with inst.lock:  # creation time and insertion (eviction) order agree
             now = store.clock.now()
-            blank = Session(id=session_id, creator=account.caller_user_id, created=now, changed=now,
-                            token=new_token())
-            outcome = run_change(inst, blank, change, now=now, faults=faults, host=request.url.hostname,
-                                 create=True)
+            blank = Session(
+                id=session_id, creator=account.caller_user_id, created=now, changed=now, token=new_token()
+            )
+            outcome = run_change(
+                inst, blank, change, now=now, faults=faults, host=request.url.hostname, create=True
+            )
             session = outcome.session
             for effect in outcome.effects:
                 effect()
@@ -233,9 +242,12 @@ def routes(state: ServerState) -> list[Route]:
 
     async def set_session(request: Request, inst: Instance, account: Account, beta: bool) -> Response:
         session_id = _path_id(request, "SetSessionRequest")
-        change = parse_change(await _body(state, request), create=False,
-                              allow_non_positive_lifetime=F.VALIDATION_IGNORED in faults,
-                              read_user_agent=F.USERAGENT_CHANGED in faults)
+        change = parse_change(
+            await _body(state, request),
+            create=False,
+            allow_non_positive_lifetime=F.VALIDATION_IGNORED in faults,
+            read_user_agent=F.USERAGENT_CHANGED in faults,
+        )
         with inst.lock:
             session = inst.sessions.get(session_id)
             if session is None and F.SET_TERMINATED_OK in faults:
@@ -245,12 +257,16 @@ def routes(state: ServerState) -> list[Route]:
             if change.token:  # Z-04: the deprecated token is verified when given
                 _verify_write_token(state, inst, session, change.token, None)
             now = store.clock.now()
-            if session.expiration is not None and session.expiration <= now \
-                    and F.EXPIRED_SET_ALLOWED not in faults:
+            if (
+                session.expiration is not None
+                and session.expiration <= now
+                and F.EXPIRED_SET_ALLOWED not in faults
+            ):
                 raise ApiError(FAILED_PRECONDITION, "Session is expired", "COMMAND-Hkl3d")
             try:
-                outcome = run_change(inst, session, change, now=now, faults=faults,
-                                     host=request.url.hostname, create=False)
+                outcome = run_change(
+                    inst, session, change, now=now, faults=faults, host=request.url.hostname, create=False
+                )
             except ApiError:
                 if F.PARTIAL_FAILURE_APPLIES in faults and change.metadata:
                     session.metadata.update({k: v for k, v in change.metadata.items() if v})

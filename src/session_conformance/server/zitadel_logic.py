@@ -38,7 +38,8 @@ LOOPBACK_DOMAINS = frozenset({"localhost", "127.0.0.1", "::1"})
 WEBAUTHN_TIMEOUT_MS = 300_000
 USER_VERIFICATION_NAMES = {1: "required", 2: "preferred", 3: "discouraged"}
 URL_TEMPLATE_FIELDS = frozenset(
-    {"Code", "UserID", "LoginName", "DisplayName", "PreferredLanguage", "SessionID"})
+    {"Code", "UserID", "LoginName", "DisplayName", "PreferredLanguage", "SessionID"}
+)
 _ACTION = re.compile(r"\{\{(.*?)\}\}", re.S)
 
 
@@ -51,16 +52,29 @@ class Outcome:
 
 
 def draft_of(session: Session) -> Session:
-    return dataclasses.replace(session, factors=dict(session.factors), metadata=dict(session.metadata),
-                               old_tokens=list(session.old_tokens), rendered=None)
+    return dataclasses.replace(
+        session,
+        factors=dict(session.factors),
+        metadata=dict(session.metadata),
+        old_tokens=list(session.old_tokens),
+        rendered=None,
+    )
 
 
 def user_missing() -> ApiError:
     return ApiError(FAILED_PRECONDITION, "User ID is missing", "COMMAND-Sfw3f")
 
 
-def run_change(inst: Instance, session: Session, change: Change, *, now: int, faults: FaultSet,
-               host: str | None, create: bool) -> Outcome:
+def run_change(
+    inst: Instance,
+    session: Session,
+    change: Change,
+    *,
+    now: int,
+    faults: FaultSet,
+    host: str | None,
+    create: bool,
+) -> Outcome:
     """Apply ``change`` to a draft of ``session``; raise ``ApiError`` without touching the session."""
     out = Outcome(draft_of(session), changed=create)
     if change.checks is not None:
@@ -168,8 +182,10 @@ def _check_password(inst: Instance, out: Outcome, password: str, now: int, fault
     user = _user_of(inst, out.session)
     if user.locked:
         raise ApiError(FAILED_PRECONDITION, "User is locked", "COMMAND-JLK35")
-    if not secrets.compare_digest(password.encode(), user.password.encode()) \
-            and F.WRONG_PASSWORD_ACCEPTED not in faults:
+    if (
+        not secrets.compare_digest(password.encode(), user.password.encode())
+        and F.WRONG_PASSWORD_ACCEPTED not in faults
+    ):
         # recorded although the request fails (ZTD-R31); the caller holds the instance lock
         user.failed_attempts += 1
         user.locked = user.failed_attempts >= LOCKOUT_MAX_ATTEMPTS
@@ -191,8 +207,9 @@ def _check_intent(inst: Instance, out: Outcome, check: tuple[str, str], now: int
     if intent is None or not secrets.compare_digest(token.encode(), intent.token.encode()):
         raise ApiError(PERMISSION_DENIED, "IdP intent token is invalid", "EMBED-1ntTk")
     if intent.used and F.INTENT_REUSABLE not in faults:
-        raise ApiError(FAILED_PRECONDITION, "IdP intent has not succeeded (or was already used)",
-                       "COMMAND-Df4bw")
+        raise ApiError(
+            FAILED_PRECONDITION, "IdP intent has not succeeded (or was already used)", "COMMAND-Df4bw"
+        )
     if intent.user_id != draft.user_id:
         raise ApiError(FAILED_PRECONDITION, "IdP intent belongs to another user", "COMMAND-O8xk3w")
 
@@ -209,12 +226,14 @@ def _check_otp(inst: Instance, out: Outcome, kind: str, code: str, now: int, fau
     user = _user_of(inst, draft)
     sms = kind == "otpSms"
     if not (user.otp_sms if sms else user.otp_email):
-        raise ApiError(FAILED_PRECONDITION, "OTP is not set up for the user",
-                       "COMMAND-BJ2g3" if sms else "COMMAND-JKLJ3")
+        raise ApiError(
+            FAILED_PRECONDITION, "OTP is not set up for the user", "COMMAND-BJ2g3" if sms else "COMMAND-JKLJ3"
+        )
     expected = draft.otp_sms_code if sms else draft.otp_email_code
     if expected is None:
-        raise ApiError(FAILED_PRECONDITION, "no OTP challenge was requested",
-                       "COMMAND-G3t31" if sms else "COMMAND-SLr02")
+        raise ApiError(
+            FAILED_PRECONDITION, "no OTP challenge was requested", "COMMAND-G3t31" if sms else "COMMAND-SLr02"
+        )
     if not secrets.compare_digest(code.encode(), expected.encode()):
         raise ApiError(INVALID_ARGUMENT, "the OTP code is invalid", "EMBED-0tpC0")
     if F.OTP_REUSABLE not in faults:  # the challenge is used up: a second check finds none
@@ -229,8 +248,9 @@ def _check_otp(inst: Instance, out: Outcome, kind: str, code: str, now: int, fau
 # --- challenges ----------------------------------------------------------------------------------
 
 
-def _run_challenges(inst: Instance, out: Outcome, wanted: Challenges, faults: FaultSet,
-                    host: str | None) -> None:
+def _run_challenges(
+    inst: Instance, out: Outcome, wanted: Challenges, faults: FaultSet, host: str | None
+) -> None:
     draft, answer = out.session, out.challenges
     assert answer is not None
     if wanted.webauthn is not None:
@@ -241,13 +261,17 @@ def _run_challenges(inst: Instance, out: Outcome, wanted: Challenges, faults: Fa
             raise ApiError(INVALID_ARGUMENT, "the domain is not a domain of the instance", "EMBED-D0ma1")
         challenge = secrets.token_urlsafe(32)
         draft.webauthn_challenge = (challenge, requirement)
-        answer["webAuthN"] = {"publicKeyCredentialRequestOptions": {"publicKey": {
-            "challenge": challenge,
-            "timeout": WEBAUTHN_TIMEOUT_MS,
-            "rpId": domain,
-            "allowCredentials": [],  # no authenticator is registered (see the decisions page)
-            "userVerification": USER_VERIFICATION_NAMES.get(requirement, "preferred"),
-        }}}
+        answer["webAuthN"] = {
+            "publicKeyCredentialRequestOptions": {
+                "publicKey": {
+                    "challenge": challenge,
+                    "timeout": WEBAUTHN_TIMEOUT_MS,
+                    "rpId": domain,
+                    "allowCredentials": [],  # no authenticator is registered (see the decisions page)
+                    "userVerification": USER_VERIFICATION_NAMES.get(requirement, "preferred"),
+                }
+            }
+        }
         out.changed = True
     if wanted.otp_sms is not None:
         user = _user_of(inst, draft)
@@ -298,8 +322,11 @@ def details(inst: Instance, sequence: int, changed: int, faults: FaultSet) -> di
 def _factors(session: Session) -> dict[str, Any]:
     factors = session.factors
     user: dict[str, Any] = {"verifiedAt": format_timestamp(factors["user"]), "id": session.user_id}
-    for key, value in (("loginName", session.user_login), ("displayName", session.user_display),
-                       ("organizationId", session.user_org)):
+    for key, value in (
+        ("loginName", session.user_login),
+        ("displayName", session.user_display),
+        ("organizationId", session.user_org),
+    ):
         if value:
             user[key] = value
     out: dict[str, Any] = {"user": user}

@@ -137,8 +137,10 @@ def _challenges(msg: Msg) -> Challenges:
         requirement = webauthn.enum("userVerificationRequirement", USER_VERIFICATION) or 0
         _length(domain, "RequestChallenges_WebAuthN.Domain", 1, 200)
         if requirement not in USER_VERIFICATION.values() or requirement == 0:
-            raise invalid("RequestChallenges_WebAuthN.UserVerificationRequirement: value must be a defined "
-                          "enum value and not in [0]")
+            raise invalid(
+                "RequestChallenges_WebAuthN.UserVerificationRequirement: value must be a defined "
+                "enum value and not in [0]"
+            )
         out.webauthn = (domain, requirement)
     sms = msg.message("otpSms", "RequestChallenges.OTPSMS")
     if sms is not None:
@@ -195,8 +197,13 @@ def _lifetime(msg: Msg, where: str, allow_non_positive: bool) -> int | None:
     return lifetime
 
 
-def parse_change(body: dict[str, Any], *, create: bool, allow_non_positive_lifetime: bool = False,
-                 read_user_agent: bool = False) -> Change:
+def parse_change(
+    body: dict[str, Any],
+    *,
+    create: bool,
+    allow_non_positive_lifetime: bool = False,
+    read_user_agent: bool = False,
+) -> Change:
     """CreateSessionRequest (``create``) or SetSessionRequest minus the path's sessionId."""
     where = "CreateSessionRequest" if create else "SetSessionRequest"
     msg = Msg(body, where)

@@ -73,5 +73,5 @@ def search(inst: Instance, caller: Account, request: Search, faults: FaultSet) -
     limit = request.limit or DEFAULT_LIMIT
     if F.LIMIT_IGNORED in faults:
         limit = total
-    page = found[request.offset:request.offset + limit]
+    page = found[request.offset : request.offset + limit]
     return page, (len(page) if F.TOTAL_WRONG in faults else total)

@@ -255,7 +255,8 @@ class Msg:
         if isinstance(value, int) and not isinstance(value, bool):
             number = value
         elif (isinstance(value, float) and value.is_integer()) or (
-                isinstance(value, str) and re.fullmatch(r"[0-9]{1,20}", value)):
+            isinstance(value, str) and re.fullmatch(r"[0-9]{1,20}", value)
+        ):
             number = int(value)
         if number is None or not 0 <= number < 2**bits:
             raise self._type_error(name, f"uint{bits} field")
