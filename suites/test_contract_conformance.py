@@ -25,9 +25,12 @@ from session_conformance.generic import (
     api_of,
     call,
     create_real_sessions,
-    operation_of,
+    find_operation,
+    judged_negative,
     raise_violations,
     schemas_for,
+    undocumented_method_is_write,
+    undocumented_method_violations,
     violations_for,
 )
 from session_conformance.http import ConformanceClient
@@ -52,9 +55,16 @@ def real_sessions(client: ConformanceClient, target: Target) -> dict[str, list[s
 
 def _run(case: Any, client: ConformanceClient, target: Target, *, negative: bool) -> None:
     api = api_of(case)
+    op = find_operation(api, case)
+    if op is None:
+        _run_undocumented_method(case, client, target, api)
+        return
     exchange = call(case, client)
-    if exchange.operation != operation_of(api, case).key:
+    if exchange.operation != op.key:
         return  # the generated path reached another operation (e.g. sessionId "list"): not this one's input
+    # Only genuinely invalid input is judged as negative (Schemathesis' case.meta; Zitadel reads a
+    # whitespace-only body as an empty one).
+    negative = negative and judged_negative(api, case, exchange)
     problems = violations_for(
         case,
         exchange,
@@ -68,7 +78,23 @@ def _run(case: Any, client: ConformanceClient, target: Target, *, negative: bool
         problems,
         exchange,
         only=target.rules,
-        context=f"{kind} request to {api} {operation_of(api, case).operation_id}",
+        context=f"{kind} request to {api} {op.operation_id}",
+    )
+
+
+def _run_undocumented_method(case: Any, client: ConformanceClient, target: Target, api: str) -> None:
+    """Coverage phase: a method the contracts do not document on a documented path (TRN-X01 / ZTD-R04)."""
+    if target.read_only and undocumented_method_is_write(case):
+        return  # never send a write method under --read-only, even an undocumented one
+    exchange = call(case, client)
+    if exchange.operation is not None:
+        return  # the path matched another documented operation with this method
+    problems = undocumented_method_violations(api, case, exchange, strict=target.strict)
+    raise_violations(
+        problems,
+        exchange,
+        only=target.rules,
+        context=f"undocumented method {case.method} on {api} {case.path}",
     )
 
 

@@ -92,7 +92,8 @@ def schemathesis_config(
             "seed": seed,
             "generation": generation,
             "phases": {
-                "examples": {"enabled": not stateful},
+                # explicit examples are valid input: the positive test sends them, the negative one not
+                "examples": {"enabled": not stateful and mode == "positive"},
                 "coverage": {"enabled": profile.coverage_phase and not stateful},
                 "fuzzing": {"enabled": not stateful},
                 "stateful": {"enabled": stateful, "max-steps": profile.stateful_steps},
@@ -131,6 +132,95 @@ def _real_session_ids(api: str) -> Callable[..., Any]:
 
 def operation_of(api: str, case: Any) -> Operation:
     return load_contracts().find(api, case.method, case.path)
+
+
+def find_operation(api: str, case: Any) -> Operation | None:
+    """The contract operation of a case, or None for a method the contracts do not document on its path
+    (Schemathesis' coverage phase sends those: ``Unspecified HTTP method``)."""
+    try:
+        return operation_of(api, case)
+    except KeyError:
+        return None
+
+
+def is_negative(case: Any) -> bool:
+    """Whether Schemathesis generated the case as invalid input (``case.meta``); explicit examples and
+    other positive cases of a negative test are not."""
+    return case_mode(case) == "negative"
+
+
+_JSON_WHITESPACE = b" \t\r\n"
+
+
+def _negative_locations(case: Any) -> set[str]:
+    components = getattr(getattr(case, "meta", None), "components", None) or {}
+    return {
+        str(getattr(location, "value", location))
+        for location, info in components.items()
+        if str(getattr(info.mode, "value", info.mode)) == "negative"
+    }
+
+
+def judged_negative(api: str, case: Any, exchange: Exchange) -> bool:
+    """Whether the request that was sent is genuinely invalid input.
+
+    Schemathesis' own mode (``case.meta``) decides, with one correction: Zitadel (like grpc-gateway,
+    whose JSON decoder reports EOF for it) reads an empty or whitespace-only body as an empty message,
+    i.e. ``{}`` with every field unset (docs/decisions/zitadel-server.md). Such a body is invalid only
+    when ``{}`` is, or when another part of the request is the broken one.
+    """
+    if not is_negative(case):
+        return False
+    if API_FAMILY[api] != "zitadel" or exchange.request_body.strip(_JSON_WHITESPACE):
+        return True
+    op = operation_of(api, case)
+    if op.request_body == "none" or not op.has_def("requestBody"):
+        return True
+    if _negative_locations(case) - {"body"}:
+        return True
+    return bool(load_contracts().validate(op, "requestBody", {}))
+
+
+# The answers an undocumented method on a documented path may get, with the error ``code`` Zitadel's
+# gateway sends for them (zitadel fact sheet §1.3: 404 → 5, 405 → 12).
+UNDOCUMENTED_METHOD_STATUSES = {405: 12, 404: 5}
+_WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def undocumented_method_is_write(case: Any) -> bool:
+    return str(case.method).upper() in _WRITE_METHODS
+
+
+def undocumented_method_violations(
+    api: str, case: Any, exchange: Exchange, *, strict: bool
+) -> list[tuple[str, str]]:
+    """A method the contracts do not document on a documented path: 405 (or 404) in the API's error
+    shape — Trinsic TRN-X01 (ProblemDetails), Zitadel ZTD-R04 (``rpcStatus``, code 12 / 5)."""
+    contracts = load_contracts()
+    family = API_FAMILY[api]
+    rule = "TRN-X01" if family == "trinsic" else "ZTD-R04"
+    method, status = str(case.method).upper(), exchange.status
+    label = f"undocumented method {method} {case.path} answered {status}"
+    if status not in UNDOCUMENTED_METHOD_STATUSES:
+        return [(rule, f"{label}; expected 405 (or 404) in the API's error shape")]
+    same_path = [op for op in contracts.for_api(api) if op.path == case.path]
+    if not same_path:
+        return []
+    op = same_path[0]
+    error_def = "response-400" if family == "trinsic" else "response-default"
+    try:
+        body = exchange.json()
+    except (ValueError, RecursionError):
+        return [(rule, f"{label} with a body that is not JSON")]
+    problems = [
+        (rule, f"{label}: {redact_text(message)}")
+        for message in contracts.validate(op, error_def, body, strict=strict)
+    ]
+    if family == "zitadel" and isinstance(body, dict) and "code" in body:
+        expected = UNDOCUMENTED_METHOD_STATUSES[status]
+        if body.get("code") != expected:
+            problems.append((rule, f"{label} with rpcStatus code {body.get('code')!r}; expected {expected}"))
+    return problems
 
 
 def is_write(api: str, case: Any) -> bool:
