@@ -101,7 +101,25 @@ def run_seed() -> int:
 # --- options and configuration -------------------------------------------------------------------
 
 
-def pytest_addoption(parser: pytest.Parser) -> None:
+# Third-party packages pytest marks for assertion rewriting because they ship pytest plugins. Their own
+# ``assert`` statements behave the same unrewritten; rewriting them costs ~2 s of CPU per process (and per
+# xdist worker) whenever bytecode is not written (PYTHONDONTWRITEBYTECODE, as in tox), because the
+# rewritten modules are then never cached.
+_NO_REWRITE = frozenset({"schemathesis", "hypothesis", "anyio"})
+
+
+def _skip_third_party_rewrite(pluginmanager: pytest.PytestPluginManager) -> None:
+    hook = getattr(pluginmanager, "rewrite_hook", None)
+    marked = getattr(hook, "_must_rewrite", None)
+    if isinstance(marked, set) and marked & _NO_REWRITE:
+        marked.difference_update(_NO_REWRITE)
+        cache = getattr(hook, "_marked_for_rewrite_cache", None)
+        if isinstance(cache, dict):
+            cache.clear()
+
+
+def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
+    _skip_third_party_rewrite(pluginmanager)
     group = parser.getgroup(
         "conformance", "session-conformance (each option also reads its environment variable)"
     )

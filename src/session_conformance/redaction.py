@@ -17,6 +17,7 @@ also masked when it reappears in a URL, a cURL line or an assertion message.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import threading
@@ -28,6 +29,7 @@ MASK = "***"
 MIN_SECRET_LENGTH = 4  # shorter registered values would mask ordinary text
 
 
+@functools.lru_cache(maxsize=4096)
 def _norm(key: str) -> str:
     return re.sub(r"[^a-z0-9]", "", key.lower())
 
@@ -184,11 +186,18 @@ _URLISH = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
 
 
 class SecretRegistry:
-    """Secret values seen during this run; ``redact_text`` masks each of them wherever it appears."""
+    """Secret values seen during this run; ``redact_text`` masks each of them wherever it appears.
+
+    ``mask`` replaces every occurrence (leftmost first, the longest secret at a position) with ``MASK``.
+    The registry grows all run long (every token, key and identity value seen), so ``mask`` does not
+    compile one alternation of all values: it looks up the values whose first ``MIN_SECRET_LENGTH``
+    characters occur in the text and substitutes only those (same result: a value can only match where
+    its prefix occurs); the small patterns are cached.
+    """
 
     def __init__(self) -> None:
         self._values: set[str] = set()
-        self._pattern: re.Pattern[str] | None = None
+        self._by_prefix: dict[str, list[str]] = {}
         self._lock = threading.Lock()
 
     def add(self, value: object) -> None:
@@ -198,8 +207,9 @@ class SecretRegistry:
         if len(value) < MIN_SECRET_LENGTH or value == MASK or value in self._values:
             return
         with self._lock:
-            self._values.add(value)
-            self._pattern = None
+            if value not in self._values:
+                self._values.add(value)
+                self._by_prefix.setdefault(value[:MIN_SECRET_LENGTH], []).append(value)
 
     def update(self, values: Iterable[object]) -> None:
         for value in values:
@@ -208,7 +218,7 @@ class SecretRegistry:
     def clear(self) -> None:
         with self._lock:
             self._values.clear()
-            self._pattern = None
+            self._by_prefix.clear()
 
     def __contains__(self, value: object) -> bool:
         return value in self._values
@@ -216,15 +226,29 @@ class SecretRegistry:
     def __len__(self) -> int:
         return len(self._values)
 
+    def _candidates(self, text: str) -> list[str]:
+        size = MIN_SECRET_LENGTH
+        with self._lock:
+            by_prefix = self._by_prefix
+            if len(by_prefix) * 4 < len(text):
+                prefixes = [prefix for prefix in by_prefix if prefix in text]
+            else:
+                grams = {text[i : i + size] for i in range(len(text) - size + 1)}
+                prefixes = [prefix for prefix in grams if prefix in by_prefix]
+            return [value for prefix in prefixes for value in by_prefix[prefix] if value in text]
+
     def mask(self, text: str) -> str:
-        if not self._values:
+        if not self._values or len(text) < MIN_SECRET_LENGTH:
             return text
-        pattern = self._pattern
-        if pattern is None:
-            with self._lock:
-                ordered = sorted(self._values, key=len, reverse=True)
-                pattern = self._pattern = re.compile("|".join(re.escape(v) for v in ordered))
-        return pattern.sub(MASK, text)
+        candidates = self._candidates(text)
+        if not candidates:
+            return text
+        return _alternation(tuple(sorted(candidates, key=len, reverse=True))).sub(MASK, text)
+
+
+@functools.lru_cache(maxsize=2048)
+def _alternation(values: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile("|".join(re.escape(v) for v in values))
 
 
 SECRETS = SecretRegistry()
