@@ -35,7 +35,7 @@ def _path(op: Operation) -> str:
 
 
 def _send(client: ConformanceClient, op: Operation, token: str | None) -> object:
-    body = {} if op.request_body != "none" else None
+    body: dict[str, object] | None = {} if op.request_body != "none" else None
     if body is None:
         return client.request(op.method, _path(op), token=token)
     return client.request(op.method, _path(op), json=body, token=token)

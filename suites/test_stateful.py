@@ -41,7 +41,7 @@ def _has_links(schema: Any) -> bool:
     )
 
 
-def _machine(api: str) -> type | None:
+def _machine(api: str) -> Any:
     """The state machine class of one API, or None when its contracts give no links yet."""
     if not load_contracts().for_api(api):
         return None
