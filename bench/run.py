@@ -22,6 +22,7 @@ import json
 import os
 import platform
 import re
+import resource
 import shutil
 import socket
 import subprocess
@@ -76,6 +77,8 @@ class Run:
     rps: float = 0.0
     active_rps: float = 0.0  # requests / (last response - first request), as the server saw them
     peak_rss_mb: float = 0.0
+    cpu_s: float = 0.0  # CPU time of the measured command's process tree
+    server_cpu_s: float = 0.0  # CPU time of the server process during the run
     exit_code: int | None = None
     by_api: dict[str, int] = field(default_factory=dict)
     by_status: dict[str, int] = field(default_factory=dict)
@@ -120,10 +123,18 @@ class TreeRSS:
         self._thread.join()
 
 
-def run_measured(
-    cmd: Sequence[str], *, env: dict[str, str], timeout: float, log: Path
-) -> tuple[float, int | None, float, str]:
-    """Run ``cmd``; return wall seconds, exit code (None on timeout), peak tree RSS in MB, output tail."""
+@dataclass
+class Measured:
+    wall_s: float
+    exit_code: int | None  # None: timed out (and killed)
+    peak_rss_mb: float
+    cpu_s: float  # user + system CPU of the process and every descendant it waited for
+    tail: str  # the end of its output
+
+
+def run_measured(cmd: Sequence[str], *, env: dict[str, str], timeout: float, log: Path) -> Measured:
+    """Run ``cmd`` with its output in ``log``; wall time, exit code, peak tree RSS and CPU time."""
+    usage_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     with log.open("w") as out:
         proc = subprocess.Popen(
@@ -137,7 +148,9 @@ def run_measured(
                 proc.wait()
                 code = None
     wall = time.perf_counter() - start
-    return wall, code, rss.peak / 2**20, log.read_text(errors="replace")[-4000:]
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (usage.ru_utime - usage_before.ru_utime) + (usage.ru_stime - usage_before.ru_stime)
+    return Measured(wall, code, rss.peak / 2**20, cpu, log.read_text(errors="replace")[-4000:])
 
 
 def _kill_tree(pid: int) -> None:
@@ -189,6 +202,11 @@ class BenchServer:
     def url(self) -> str:
         return self.info["url"]
 
+    def cpu_seconds(self) -> float:
+        assert self.proc is not None
+        times = psutil.Process(self.proc.pid).cpu_times()
+        return float(times.user + times.system)
+
     def stats(self) -> dict[str, Any]:
         return httpx.get(self.url + "/_bench/stats", timeout=10).json()
 
@@ -226,6 +244,7 @@ def _fill_from_server(run: Run, server: BenchServer) -> None:
     run.by_api, run.by_status = stats["by_api"], stats["by_status"]
     run.rps = run.requests / run.wall_s if run.wall_s else 0.0
     run.active_rps = run.requests / stats["active_s"] if stats["active_s"] else 0.0
+    run.server_cpu_s = server.cpu_seconds()
 
 
 # --- the suites -------------------------------------------------------------------------------------
@@ -278,7 +297,8 @@ def suite_run(
         if max_examples is not None:
             env["BENCH_MAX_EXAMPLES"] = str(max_examples)
         measured = run_measured(cmd, env=env, timeout=timeout, log=log)
-        run.wall_s, run.exit_code, run.peak_rss_mb, tail = measured
+        run.wall_s, run.exit_code = measured.wall_s, measured.exit_code
+        run.peak_rss_mb, run.cpu_s, tail = measured.peak_rss_mb, measured.cpu_s, measured.tail
         _fill_from_server(run, server)
     summaries = _PYTEST_SUMMARY.findall(tail)
     run.summary = summaries[-1] if summaries else tail.strip().splitlines()[-1] if tail.strip() else ""
@@ -365,13 +385,14 @@ def schemathesis_run(
                 "--warnings",
                 "off",
             ]
-            wall, code, peak, tail = run_measured(
+            measured = run_measured(
                 cmd, env=env, timeout=timeout, log=logs / f"schemathesis-{examples}-{api}.log"
             )
-            run.wall_s += wall
-            run.peak_rss_mb = max(run.peak_rss_mb, peak)
-            codes.append(code)
-            lines = [ln for ln in tail.strip().splitlines() if ln.strip()]
+            run.wall_s += measured.wall_s
+            run.cpu_s += measured.cpu_s
+            run.peak_rss_mb = max(run.peak_rss_mb, measured.peak_rss_mb)
+            codes.append(measured.exit_code)
+            lines = [ln for ln in measured.tail.strip().splitlines() if ln.strip()]
             summaries.append(f"{api}: {lines[-1].strip('= ') if lines else '?'}")
         _fill_from_server(run, server)
     run.exit_code = max((c for c in codes if c is not None), default=None)
@@ -723,9 +744,9 @@ def _compare(figure: float | None, op: str, limit: float) -> bool | None:
 def _render(report: dict[str, Any], results: Results) -> str:
     lines = [
         "Runs (requests counted by the server; rps = requests / wall; active = requests / time from "
-        "first to last request)",
+        "first to last request; cpu = CPU seconds of the command's process tree; srv = of the server)",
         f"  {'run':<34} {'examples':>8} {'wall s':>8} {'requests':>9} {'rps':>8} {'active':>8} "
-        f"{'peak MB':>8}  result",
+        f"{'peak MB':>8} {'cpu s':>7} {'srv s':>6}  result",
     ]
     rows: list[tuple[Run, int | None]] = [(r, results.budgets.get(n)) for n, r in results.profiles.items()]
     if results.schemathesis:
@@ -736,7 +757,8 @@ def _render(report: dict[str, Any], results: Results) -> str:
     for run, examples in rows:
         lines.append(
             f"  {run.label:<34} {examples if examples is not None else 'n/a':>8} {run.wall_s:8.1f} "
-            f"{run.requests:9d} {run.rps:8.1f} {run.active_rps:8.1f} {run.peak_rss_mb:8.1f}  "
+            f"{run.requests:9d} {run.rps:8.1f} {run.active_rps:8.1f} {run.peak_rss_mb:8.1f} "
+            f"{run.cpu_s:7.1f} {run.server_cpu_s:6.1f}  "
             f"{run.summary[:80]}" + (f"  ERROR: {run.error}" if run.error else "")
         )
     lines.append(

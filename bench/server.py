@@ -46,7 +46,7 @@ def _api_of(path: str) -> str:
 
 
 class RequestCounter:
-    """Counts every HTTP request the wrapped app answers, by API and by status class."""
+    """Counts every HTTP request the wrapped app answers, by API and by status."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -84,7 +84,7 @@ class RequestCounter:
 
         async def counting_send(message: Message) -> None:
             if message["type"] == "http.response.start":
-                self.by_status[f"{message['status'] // 100}xx"] += 1
+                self.by_status[str(message["status"])] += 1
             elif message["type"] == "http.response.body" and not message.get("more_body", False):
                 self.last = time.monotonic()
             await send(message)
