@@ -256,6 +256,7 @@ def suite_run(
     profile: str,
     *,
     workers: int = 0,
+    extra: Sequence[str] = (),
     max_examples: int | None = None,
     timeout: float,
     logs: Path,
@@ -268,6 +269,7 @@ def suite_run(
     parts = ["suite", profile]
     if workers:
         parts.append(f"-n {workers}")
+    parts += extra
     if max_examples is not None:
         parts.append(f"max_examples={max_examples}")
     run = Run(" ".join(parts))
@@ -287,6 +289,7 @@ def suite_run(
     ]
     if workers:
         cmd += ["-n", str(workers)]
+    cmd += extra
     log = logs / (re.sub(r"[^\w.=-]+", "_", run.label) + ".log")
     # The run writes its reports (Allure results, JUnit, summary) as usual, but into a folder of its
     # own: reports/ may be in use by another run, and the benchmark must not replace its contents.
@@ -564,6 +567,7 @@ class Results:
     profiles: dict[str, Run] = field(default_factory=dict)
     schemathesis: Run | None = None
     xdist: Run | None = None
+    xdist_worksteal: Run | None = None
     scan: dict[int, Run] = field(default_factory=dict)  # max_examples -> run at the compare profile
     server: dict[str, Any] = field(default_factory=dict)
 
@@ -578,7 +582,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument(
         "--budgets",
-        default="10,25,50",
+        default="10,25,100",
         help="max_examples values of the budget scan (the compare profile's own is reused)",
     )
     parser.add_argument("--load-duration", type=float, default=5.0, help="seconds per load measurement")
@@ -634,6 +638,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         say(f"- suite, profile {compare}, pytest -n 2 ...")
         results.xdist = run_suite(compare, workers=2)
         say(f"  {_run_line(results.xdist)}")
+        # What-if: xdist's work-stealing scheduler (see docs/decisions/bench.md, F4).
+        say(f"- suite, profile {compare}, pytest -n 2 --dist worksteal (what-if) ...")
+        results.xdist_worksteal = run_suite(compare, workers=2, extra=["--dist", "worksteal"])
+        say(f"  {_run_line(results.xdist_worksteal)}")
 
     if "scan" not in skip:
         for examples in sorted({int(b) for b in args.budgets.split(",") if b}):
@@ -681,6 +689,8 @@ def _report(results: Results) -> dict[str, Any]:
     base, plain, xdist = results.profiles.get(compare), results.schemathesis, results.xdist
     ratio = base.rps / plain.rps if base and plain and _ok(base) and _ok(plain) and plain.rps else None
     speedup = base.wall_s / xdist.wall_s if base and xdist and _ok(base) and _ok(xdist) else None
+    steal_run = results.xdist_worksteal
+    steal = base.wall_s / steal_run.wall_s if base and steal_run and _ok(base) and _ok(steal_run) else None
     if base and xdist and _ok(base) and xdist.exit_code is None and base.wall_s < 1.5 * xdist.wall_s:
         speedup = base.wall_s / xdist.wall_s  # -n 2 timed out: an upper bound, already below the target
     scaling = [[examples, round(run.wall_s, 2)] for examples, run in sorted(results.scan.items()) if _ok(run)]
@@ -694,11 +704,14 @@ def _report(results: Results) -> dict[str, Any]:
         "schemathesis_rps_ratio": ratio,
         "xdist": xdist.figures() if xdist else None,
         "xdist_speedup": speedup,
+        "xdist_worksteal": results.xdist_worksteal.figures() if results.xdist_worksteal else None,
+        "xdist_worksteal_speedup": steal,
         "server": results.server,
         "server_get_rps": results.server.get("server_get_rps"),
         "server_create_rps": results.server.get("server_create_rps"),
         "budget_scaling": scaling,
         "budget_scaling_profile": compare,
+        "budget_scaling_requests": [[n, run.requests] for n, run in sorted(results.scan.items()) if _ok(run)],
         "budget_scaling_fit": linear_fit([(float(x), float(y)) for x, y in scaling]),
         "profile_scaling": by_profile,
     }
@@ -751,8 +764,9 @@ def _render(report: dict[str, Any], results: Results) -> str:
     rows: list[tuple[Run, int | None]] = [(r, results.budgets.get(n)) for n, r in results.profiles.items()]
     if results.schemathesis:
         rows.append((results.schemathesis, results.budgets.get(results.compare)))
-    if results.xdist:
-        rows.append((results.xdist, results.budgets.get(results.compare)))
+    for run in (results.xdist, results.xdist_worksteal):
+        if run:
+            rows.append((run, results.budgets.get(results.compare)))
     rows += [(r, n) for n, r in sorted(results.scan.items()) if r not in results.profiles.values()]
     for run, examples in rows:
         lines.append(
@@ -764,7 +778,8 @@ def _render(report: dict[str, Any], results: Results) -> str:
     lines.append(
         f"  suite/schemathesis rps ratio ({results.compare}): "
         f"{_fmt(report['schemathesis_rps_ratio'], '.2f')}   "
-        f"pytest -n 2 speed-up: {_fmt(report['xdist_speedup'], '.2f')}x"
+        f"pytest -n 2 speed-up: {_fmt(report['xdist_speedup'], '.2f')}x "
+        f"(--dist worksteal: {_fmt(report['xdist_worksteal_speedup'], '.2f')}x)"
     )
     fit = report["budget_scaling_fit"]
     lines.append(
