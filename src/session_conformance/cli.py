@@ -27,15 +27,24 @@ def _cmd_openapi(args: argparse.Namespace) -> int:
 def _cmd_serve(args: argparse.Namespace) -> int:
     from session_conformance.server.faults import UnknownFault, all_faults
     from session_conformance.server.runner import EmbeddedServer
+    from session_conformance.server.state import EMBEDDED_TRINSIC_PROVIDERS
+    from session_conformance.server.variants import UnknownVariant, all_variants
 
     if args.list_faults:
         for fault in all_faults().values():
             print(f"{fault.name:40} {fault.rule:9} {fault.description}")
         return 0
+    if args.list_variants:
+        for variant in all_variants().values():
+            print(f"{variant.name:40} {variant.source:10} {variant.description}")
+        return 0
     faults = [f for chunk in args.faults for f in chunk.split(",")]
+    variants = [v for chunk in args.variants for v in chunk.split(",")]
     try:
-        server = EmbeddedServer(host=args.host, port=args.port, faults=faults, log_level=args.log_level)
-    except UnknownFault as exc:
+        server = EmbeddedServer(
+            host=args.host, port=args.port, faults=faults, variants=variants, log_level=args.log_level
+        )
+    except (UnknownFault, UnknownVariant) as exc:
         raise UsageError(str(exc)) from None
     except OSError as exc:
         raise UsageError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from None
@@ -45,11 +54,17 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     print(f"  primary token:      {primary.token}")
     print(f"  other token:        {other.token}")
     print(f"  provider-state URL: {server.hook_url}")
+    providers = ",".join(EMBEDDED_TRINSIC_PROVIDERS)
+    print(f"  Trinsic providers:  {providers}")
+    print("  Zitadel test user:  provider state 'zitadel user exists' (through the hook)")
     if faults:
         print(f"  faults:             {', '.join(faults)}")
+    if variants:
+        print(f"  variants:           {', '.join(sorted(server.state.variants.names))}")
     print("  Point the suite at it with:")
     print(f"    CONFORMANCE_BASE_URL={server.url} CONFORMANCE_TOKEN={primary.token} \\")
-    print(f"    CONFORMANCE_OTHER_TOKEN={other.token} CONFORMANCE_PROVIDER_STATE_URL={server.hook_url}")
+    print(f"    CONFORMANCE_OTHER_TOKEN={other.token} CONFORMANCE_PROVIDER_STATE_URL={server.hook_url} \\")
+    print(f"    CONFORMANCE_TRINSIC_PROVIDER={providers}")
     sys.stdout.flush()
     with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()
@@ -72,8 +87,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_openapi)
 
     p = sub.add_parser("serve", help="run the embedded reference server")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8800)
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
+    p.add_argument(
+        "--port", type=int, default=8800, help="port to listen on; 0 picks a free one (default: %(default)s)"
+    )
     p.add_argument(
         "--faults",
         action="append",
@@ -82,6 +99,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="break documented rules on purpose (see --list-faults)",
     )
     p.add_argument("--list-faults", action="store_true", help="list the fault switches and exit")
+    p.add_argument(
+        "--variants",
+        action="append",
+        default=[],
+        metavar="NAME[,NAME]",
+        help="take other readings the fact sheets allow (conformant; `all` for every one; see --list-variants)",
+    )
+    p.add_argument("--list-variants", action="store_true", help="list the conformant variants and exit")
     p.add_argument(
         "--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"]
     )

@@ -88,8 +88,9 @@ OPTIONS: tuple[OptionSpec, ...] = (
     OptionSpec(
         "--trinsic-provider",
         "CONFORMANCE_TRINSIC_PROVIDER",
-        "a provider ID the primary account has enabled",
-        metavar="ID",
+        "provider ID(s) the primary account has enabled (comma list; each provider's flow is "
+        "discovered from the target's answers)",
+        metavar="IDS",
     ),
     OptionSpec(
         "--zitadel-login-name",
@@ -122,7 +123,20 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "dev: start the embedded server with these faults (comma list)",
         metavar="NAMES",
     ),
+    OptionSpec(
+        "--server-variants",
+        "CONFORMANCE_SERVER_VARIANTS",
+        "dev: start the embedded server with these conformant variants (comma list, or all)",
+        metavar="NAMES",
+    ),
+    OptionSpec(
+        "--fail-on",
+        "CONFORMANCE_FAIL_ON",
+        "lowest verdict that makes the exit status non-zero: failed (default) or warning",
+        metavar="LEVEL",
+    ),
 )
+FAIL_ON_LEVELS = ("failed", "warning")
 OPTION_BY_KEY = {spec.key: spec for spec in OPTIONS}
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"", "0", "false", "no", "off"}
@@ -137,7 +151,7 @@ class Options:
     token: str | None = field(default=None, repr=False)
     other_token: str | None = field(default=None, repr=False)
     provider_state_url: str | None = None
-    trinsic_provider: str | None = None
+    trinsic_providers: tuple[str, ...] = ()
     zitadel_login_name: str | None = field(default=None, repr=False)
     zitadel_password: str | None = field(default=None, repr=False)
     profile: Profile = PROFILES[DEFAULT_PROFILE]
@@ -146,6 +160,12 @@ class Options:
     request_timeout: float = DEFAULT_TIMEOUT
     rules: frozenset[str] | None = None
     server_faults: tuple[str, ...] = ()
+    server_variants: tuple[str, ...] = ()
+    fail_on: str = "failed"
+
+    @property
+    def trinsic_provider(self) -> str | None:
+        return self.trinsic_providers[0] if self.trinsic_providers else None
 
     @property
     def embedded(self) -> bool:
@@ -164,7 +184,7 @@ class Target:
     token: str = field(repr=False)
     other_token: str | None = field(repr=False)
     provider_state_url: str | None
-    trinsic_provider: str | None
+    trinsic_providers: tuple[str, ...]
     zitadel_login_name: str | None = field(repr=False)
     zitadel_password: str | None = field(repr=False)
     profile: Profile
@@ -176,6 +196,11 @@ class Target:
     rules: frozenset[str] | None = None
     server_faults: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def trinsic_provider(self) -> str | None:
+        """The first configured provider (checks that need just one use it)."""
+        return self.trinsic_providers[0] if self.trinsic_providers else None
 
     @property
     def zitadel_apis(self) -> tuple[str, ...]:
@@ -236,6 +261,7 @@ def resolve_options(
     *,
     known_rules: frozenset[str] | None = None,
     known_faults: frozenset[str] | None = None,
+    known_variants: frozenset[str] | None = None,
 ) -> Options:
     """Resolve every option (flag wins over environment) and validate the values.
 
@@ -323,6 +349,28 @@ def resolve_options(
                 f"unknown fault(s) {', '.join(unknown)} (see `session-conformance serve --list-faults`)"
             )
 
+    variants = tuple(_split(text("server_variants")))
+    if variants:
+        if base_url is not None:
+            raise UsageError(
+                "--server-variants / CONFORMANCE_SERVER_VARIANTS only applies to the embedded server; "
+                "drop --base-url (or start `session-conformance serve --variants ...`)"
+            )
+        known = (known_variants or frozenset()) | {"all"}
+        unknown = sorted(set(variants) - known) if known_variants is not None else []
+        if unknown:
+            raise UsageError(
+                f"{_origin_label(OPTION_BY_KEY['server_variants'], origins['server_variants'])}: "
+                f"unknown variant(s) {', '.join(unknown)} (see `session-conformance serve --list-variants`)"
+            )
+
+    fail_on = text("fail_on") or "failed"
+    if fail_on not in FAIL_ON_LEVELS:
+        raise UsageError(
+            f"{_origin_label(OPTION_BY_KEY['fail_on'], origins['fail_on'])}: unknown level {fail_on!r} "
+            f"(choose {', '.join(FAIL_ON_LEVELS)})"
+        )
+
     login, password = text("zitadel_login_name"), text("zitadel_password")
     if (login is None) != (password is None):
         raise UsageError(
@@ -336,7 +384,7 @@ def resolve_options(
         token=token,
         other_token=text("other_token"),
         provider_state_url=hook,
-        trinsic_provider=text("trinsic_provider"),
+        trinsic_providers=tuple(_split(text("trinsic_provider"))),
         zitadel_login_name=login,
         zitadel_password=password,
         profile=PROFILES[profile_name],
@@ -347,6 +395,8 @@ def resolve_options(
         request_timeout=timeout,
         rules=rules,
         server_faults=faults,
+        server_variants=variants,
+        fail_on=fail_on,
     )
 
 
@@ -358,7 +408,7 @@ def live_target(options: Options) -> Target:
         token=options.token,
         other_token=options.other_token,
         provider_state_url=options.provider_state_url,
-        trinsic_provider=options.trinsic_provider,
+        trinsic_providers=options.trinsic_providers,
         zitadel_login_name=options.zitadel_login_name,
         zitadel_password=options.zitadel_password,
         profile=options.profile,
@@ -373,7 +423,13 @@ def live_target(options: Options) -> Target:
 
 
 def embedded_target(
-    options: Options, *, url: str, primary_token: str, other_token: str, hook_url: str, trinsic_provider: str
+    options: Options,
+    *,
+    url: str,
+    primary_token: str,
+    other_token: str,
+    hook_url: str,
+    trinsic_providers: tuple[str, ...],
 ) -> Target:
     """The ``Target`` of a run against the embedded server; explicit options still win where they apply."""
     return Target(
@@ -381,7 +437,7 @@ def embedded_target(
         token=primary_token,
         other_token=other_token,
         provider_state_url=hook_url,
-        trinsic_provider=options.trinsic_provider or trinsic_provider,
+        trinsic_providers=options.trinsic_providers or trinsic_providers,
         zitadel_login_name=options.zitadel_login_name,
         zitadel_password=options.zitadel_password,
         profile=options.profile,

@@ -133,8 +133,9 @@ class ItemRecord:
     api: str | None = None
     operations: list[str] = field(default_factory=list)  # "api:operationId", declared or seen
     rules: list[str] = field(default_factory=list)  # from @pytest.mark.rules
-    outcome: str | None = None  # passed, failed, error, skipped
-    failure_rule: str | None = None  # the rule ID a failure names ("[TRN-R04] ...")
+    outcome: str | None = None  # passed, warning, failed, blocked, error, skipped (verdict.VERDICTS)
+    failure_rule: str | None = None  # the rule ID a failure (or a blocking precondition) names
+    warnings: list[str] = field(default_factory=list)  # masked "[RULE] ..." messages of warn()
     message: str | None = None  # masked failure / skip message
     replay: str | None = None  # how to re-run this test with the same inputs
     exchanges: list[Exchange] = field(default_factory=list, repr=False)
@@ -148,6 +149,7 @@ class ItemRecord:
                 "rules": list(self.rules),
                 "outcome": self.outcome,
                 "failure_rule": self.failure_rule,
+                "warnings": list(self.warnings),
                 "message": self.message,
                 "replay": self.replay,
                 "exchanges": [exchange.to_dict() for exchange in self.exchanges[-max_exchanges:]],

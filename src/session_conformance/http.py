@@ -93,6 +93,10 @@ class ProviderStateError(RuntimeError):
     """The provider-state hook refused or failed: an error of the run, not a failure of the target."""
 
 
+class ProviderStateUnknown(ProviderStateError):
+    """The hook answered 4xx: it does not offer this state (the check that needs it is skipped)."""
+
+
 # --- exchange recording --------------------------------------------------------------------------
 
 
@@ -662,6 +666,10 @@ class ProviderState:
                 for key, value in answer.items():
                     if any(word in key.lower() for word in ("key", "token", "password", "secret")):
                         register_secret(value)
+        if 400 <= response.status_code < 500:
+            raise ProviderStateUnknown(
+                f"the provider-state hook does not offer {name!r} (HTTP {response.status_code})"
+            )
         if response.status_code != 200 or not isinstance(answer, dict):
             raise ProviderStateError(
                 f"provider state {name!r} could not be set up: HTTP {response.status_code} "

@@ -41,10 +41,11 @@ from session_conformance.http import (
     ConformanceClient,
     ProviderState,
     ProviderStateError,
+    ProviderStateUnknown,
     make_httpx_client,
 )
 from session_conformance.redaction import redact_text, register_secret
-from session_conformance.verdict import RuleViolation
+from session_conformance.verdict import WARNINGS, RuleViolation
 
 __all__ = ["ITEM_RECORD", "ProviderStateError", "current_options", "run_seed"]
 
@@ -318,9 +319,11 @@ class _Runtime:
         self.server: Any = None
         if options.embedded:
             from session_conformance.server.runner import EmbeddedServer
-            from session_conformance.server.state import EMBEDDED_TRINSIC_PROVIDER
+            from session_conformance.server.state import EMBEDDED_TRINSIC_PROVIDERS
 
-            self.server = EmbeddedServer(faults=options.server_faults).start()
+            self.server = EmbeddedServer(
+                faults=options.server_faults, variants=options.server_variants
+            ).start()
             register_secret(self.server.primary_token, self.server.other_token)
             self.target = embedded_target(
                 options,
@@ -328,7 +331,7 @@ class _Runtime:
                 primary_token=self.server.primary_token,
                 other_token=self.server.other_token,
                 hook_url=self.server.hook_url,
-                trinsic_provider=EMBEDDED_TRINSIC_PROVIDER,
+                trinsic_providers=EMBEDDED_TRINSIC_PROVIDERS,
             )
         else:
             self.target = live_target(options)
@@ -431,7 +434,15 @@ def provider_state(target: Target) -> Callable[..., dict[str, Any]]:
     """``provider_state(name, params, token=None) -> dict``; raises ``ProviderStateError`` when refused."""
     if target.provider_state_url is None:
         pytest.skip(SKIP_REASONS["provider_state"])
-    return ProviderState(target.provider_state_url, target.token, timeout=target.request_timeout)
+    hook = ProviderState(target.provider_state_url, target.token, timeout=target.request_timeout)
+
+    def call(name: str, params: dict[str, Any] | None = None, token: str | None = None) -> dict[str, Any]:
+        try:
+            return hook(name, params, token)
+        except ProviderStateUnknown as exc:  # the hook does not offer this (optional) state
+            pytest.skip(str(exc))
+
+    return call
 
 
 @pytest.fixture
@@ -446,9 +457,12 @@ def zitadel_user(target: Target) -> dict[str, str]:
         return {"user_id": "", "login_name": target.zitadel_login_name, "password": target.zitadel_password}
     if target.provider_state_url is None:
         pytest.skip(SKIP_REASONS["zitadel_user"])
-    answer = ProviderState(target.provider_state_url, target.token, timeout=target.request_timeout)(
-        "zitadel user exists"
-    )
+    try:
+        answer = ProviderState(target.provider_state_url, target.token, timeout=target.request_timeout)(
+            "zitadel user exists"
+        )
+    except ProviderStateUnknown as exc:
+        pytest.skip(str(exc))
     missing = [key for key in ("user_id", "login_name", "password") if not isinstance(answer.get(key), str)]
     if missing:
         raise ProviderStateError(
@@ -618,6 +632,7 @@ def pytest_collection_modifyitems(
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
     EXCHANGES.start()
+    WARNINGS.start()
 
 
 def _selector(item: pytest.Item) -> list[str]:
@@ -693,9 +708,17 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     for exchange in exchanges:
         if exchange.operation and exchange.operation not in record.operations:
             record.operations.append(exchange.operation)
-    if report.failed:
+    if report.when == "call":
+        record.warnings = [redact_text(w.message)[:1000] for w in WARNINGS.collect()]
+    failure = excinfo.value if excinfo is not None else None
+    if report.failed and isinstance(failure, RuleViolation) and _blocked(failure, record):
+        # one defect, one failing rule: the check stopped at another rule's precondition
+        record.outcome, record.failure_rule = "blocked", failure.rule
+        record.message = redact_text(f"blocked by {failure.rule}: {failure}")[:4000]
+        report.outcome = "skipped"
+        report.longrepr = (str(item.path), item.location[1] or 0, record.message.split("\n", 1)[0][:500])
+    elif report.failed:
         record.outcome = "failed" if report.when == "call" else "error"
-        failure = excinfo.value if excinfo is not None else None
         record.failure_rule = failure.rule if isinstance(failure, RuleViolation) else None
         record.message = redact_text(str(failure) if failure is not None else str(report.longrepr))[:4000]
         record.replay = replay_command(item)
@@ -705,10 +728,21 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         longrepr = report.longrepr
         record.message = str(longrepr[2]) if isinstance(longrepr, tuple) else str(longrepr)
     elif report.when == "call" and record.outcome is None:
-        record.outcome = "passed"
+        record.outcome = "warning" if record.warnings else "passed"
+        if record.warnings:
+            record.message = record.warnings[0]
+            record.replay = replay_command(item)
+            report.user_properties.append(("conformance.verdict", "warning"))
+            for text in record.warnings:
+                report.sections.append(("conformance warning", text))
     if report.when == "call" or report.failed or report.skipped:
         # a plain attribute travels with xdist's serialised reports
         setattr(report, "conformance", record.to_dict())  # noqa: B010
+
+
+def _blocked(failure: RuleViolation, record: ItemRecord) -> bool:
+    """A violation of a rule the check does not declare: a precondition, reported by that rule's own check."""
+    return bool(record.rules) and failure.rule not in record.rules
 
 
 @pytest.hookimpl(trylast=True)

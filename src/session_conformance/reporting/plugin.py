@@ -281,12 +281,17 @@ def _attach_evidence(data: dict[str, Any], base_url: str | None) -> None:
 def _outcome(report: pytest.TestReport, data: dict[str, Any]) -> tuple[Outcome, str | None, str | None]:
     """This phase's outcome for the summary, the masked one-line reason, and the failed rule."""
     if report.passed:
+        if data.get("outcome") == "warning" and report.when == "call":
+            line = mask_text(str(data.get("message") or "").split("\n", 1)[0])[:500]
+            return "warning", line, None
         return "passed", None, None
     message = str(data.get("message") or "")
     if not message:
         longrepr = report.longrepr
         message = str(longrepr[2]) if isinstance(longrepr, tuple) else str(report.longreprtext)
     line = mask_text(message.strip().split("\n", 1)[0])[:500]
+    if report.skipped and data.get("outcome") == "blocked":
+        return "blocked", line, str(data.get("failure_rule") or "") or None
     if report.skipped:
         return "skipped", line.removeprefix("Skipped: ") or "skipped", None
     rule = data.get("failure_rule") or failure_rule_of(message)
@@ -328,6 +333,7 @@ class Reporter:
             record = CheckRecord(nodeid=report.nodeid, apis=apis, rules=rules)
             state.records[report.nodeid] = record
         record.operations = tuple(dict.fromkeys([*record.operations, *(data.get("operations") or ())]))
+        record.warnings = tuple(dict.fromkeys([*record.warnings, *(data.get("warnings") or ())]))
         record.merge(outcome, reason, rule)
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:

@@ -6,13 +6,16 @@ never in a worker); :func:`build_summary` then judges every rule of the selected
 rule verdict (per API; Zitadel rules are judged for ``zitadel-v2`` and ``zitadel-v2beta`` apart)
     ``failed``  a check failed on this rule (its message starts with ``[RULE-ID]``);
     ``error``   otherwise, a check of this rule could not finish (suite or environment problem);
+    ``warning`` otherwise, a check warned on this rule (the suite's own reading of an inferred fact or
+                an ambiguity differs from the target's);
     ``passed``  otherwise, at least one check of this rule passed;
+    ``blocked`` otherwise, its checks stopped at another rule's failed precondition ("blocked by");
     ``skipped`` otherwise: every check was skipped, or no check in the run covers the rule.
 
 API verdict
     ``non-conformant`` any rule failed;
     ``incomplete``     otherwise, any rule or check of the API errored, or no rule passed;
-    ``conformant``     otherwise (every rule that was checked passed, at least one ran).
+    ``conformant``     otherwise (every rule that was checked passed or warned, at least one ran).
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from typing import Any, Literal
 
 from session_conformance.contracts import API_FAMILY, APIS
 
-Outcome = Literal["passed", "failed", "skipped", "error"]
+Outcome = Literal["passed", "warning", "failed", "blocked", "skipped", "error"]
 Verdict = Literal["conformant", "non-conformant", "incomplete"]
 
 SUMMARY_FORMAT = "session-conformance-summary/1"
@@ -34,7 +37,14 @@ RULE_ID = re.compile(r"\b((?:TRN|ZTD)-[RX]\d+)\b")
 RULE_PREFIX = re.compile(r"^\[((?:TRN|ZTD)-[RX]\d+)\]")
 NOT_CHECKED = "not observable through the API: no check in this run covers it"
 NOT_SELECTED = "not selected in this run (--rules)"
-_OUTCOME_RANK: dict[str, int] = {"passed": 0, "skipped": 1, "error": 2, "failed": 3}
+_OUTCOME_RANK: dict[str, int] = {
+    "passed": 0,
+    "warning": 1,
+    "skipped": 2,
+    "blocked": 3,
+    "error": 4,
+    "failed": 5,
+}
 
 
 @dataclass
@@ -48,13 +58,18 @@ class CheckRecord:
     failure_rule: str | None = None
     reason: str | None = None  # already masked; None when passed
     operations: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()  # "[RULE] message" of each warning (the check went on)
 
     def merge(self, outcome: Outcome, reason: str | None, failure_rule: str | None) -> None:
-        """Fold one phase's outcome in: failed > error > skipped > passed; the first reason stays."""
+        """Fold one phase's outcome in (failed > error > blocked > skipped > warning > passed)."""
         if _OUTCOME_RANK[outcome] > _OUTCOME_RANK[self.outcome]:
             self.outcome = outcome
             self.reason = reason
-            self.failure_rule = failure_rule if outcome == "failed" else None
+            self.failure_rule = failure_rule if outcome in ("failed", "blocked") else None
+
+    @property
+    def warning_rules(self) -> list[str]:
+        return [rule for rule in (failure_rule_of(w) for w in self.warnings) if rule]
 
 
 @dataclass
@@ -107,27 +122,32 @@ def _judge_rule(result: RuleResult, records: Sequence[CheckRecord]) -> None:
     outcomes: dict[str, list[tuple[str, str | None]]] = {k: [] for k in _OUTCOME_RANK}
     for record in records:
         declared = result.id in record.rules
+        warned = [w for w in record.warnings if failure_rule_of(w) == result.id]
         if record.outcome == "failed":
             if record.failure_rule == result.id:
                 outcomes["failed"].append((record.nodeid, record.reason))
             elif record.failure_rule is None and declared:
                 outcomes["error"].append((record.nodeid, f"failed without naming a rule: {record.reason}"))
             elif declared:
-                outcomes["skipped"].append(
+                outcomes["blocked"].append(
                     (record.nodeid, f"not reached: the check stopped at a failure of {record.failure_rule}")
                 )
             else:
                 continue
+        elif warned:
+            outcomes["warning"].append((record.nodeid, warned[0]))
         elif not declared:
             continue
+        elif record.outcome == "warning":
+            outcomes["passed"].append((record.nodeid, None))
         else:
             outcomes[record.outcome].append((record.nodeid, record.reason))
         result.checks.append(record.nodeid)
-    for verdict in ("failed", "error", "passed", "skipped"):
+    for verdict in ("failed", "error", "warning", "passed", "blocked", "skipped"):
         found = outcomes[verdict]
         if not found:
             continue
-        result.verdict = verdict
+        result.verdict = verdict  # type: ignore[assignment]
         if verdict == "passed":
             result.reason = None
         else:
@@ -179,7 +199,7 @@ def judge(
 
 
 def _count(values: Iterable[str]) -> dict[str, int]:
-    counts = {"passed": 0, "failed": 0, "error": 0, "skipped": 0}
+    counts = {"passed": 0, "warning": 0, "failed": 0, "blocked": 0, "error": 0, "skipped": 0}
     for value in values:
         counts[value] = counts.get(value, 0) + 1
     return counts
@@ -207,10 +227,13 @@ def _judge_api(
         return ApiResult(api, "incomplete", "; ".join(parts), rule_counts, check_counts)
     if not rule_counts["passed"]:
         return ApiResult(api, "incomplete", "no check of this API ran", rule_counts, check_counts)
+    checked = rule_counts["passed"] + rule_counts["warning"]
+    unchecked = len(results) - checked
+    warned = f", {rule_counts['warning']} with warnings" if rule_counts["warning"] else ""
     return ApiResult(
         api,
         "conformant",
-        f"all {rule_counts['passed']} checked rule(s) passed; {rule_counts['skipped']} not checked",
+        f"conformant on {checked} of {len(results)} rules{warned} ({unchecked} not checked)",
         rule_counts,
         check_counts,
     )
@@ -259,6 +282,8 @@ def _cell(text: object) -> str:
 
 _ICON = {
     "passed": "✅ passed",
+    "warning": "🟡 warning",
+    "blocked": "⛔ blocked",
     "failed": "❌ failed",
     "error": "⚠️ error",
     "skipped": "⏭️ skipped",
@@ -282,24 +307,26 @@ def render_markdown(summary: Mapping[str, Any]) -> str:
         "",
         "## Verdicts",
         "",
-        "| API | verdict | rules passed | failed | error | skipped | why |",
-        "|---|---|---|---|---|---|---|",
+        "| API | verdict | rules passed | warning | failed | blocked | error | skipped | why |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for api, details in summary["per_api"].items():
         counts = details["rules"]
         lines.append(
-            f"| {api} | {_ICON[details['verdict']]} | {counts['passed']} | {counts['failed']} | "
-            f"{counts['error']} | {counts['skipped']} | {_cell(details['reason'])} |"
+            f"| {api} | {_ICON[details['verdict']]} | {counts['passed']} | {counts['warning']} | "
+            f"{counts['failed']} | {counts['blocked']} | {counts['error']} | {counts['skipped']} | "
+            f"{_cell(details['reason'])} |"
         )
     for error in summary.get("session_errors", ()):
         lines.append(f"\n> Run problem: {_cell(error)}")
-    problems = [r for r in summary["rules"] if r["verdict"] in ("failed", "error")]
+    problems = [r for r in summary["rules"] if r["verdict"] in ("failed", "error", "warning", "blocked")]
     if problems:
-        lines += ["", "## Failed and errored rules", ""]
+        lines += ["", "## Failed, errored, warned and blocked rules", ""]
         for rule in problems:
             checks = ", ".join(f"`{c}`" for c in rule["checks"][:5])
             lines.append(
-                f"- **{rule['id']}** ({rule['api']}, {rule['verdict']}): {_cell(rule['reason'])}"
+                f"- **{rule['id']}** ({rule['api']}, {rule['verdict']}) {_cell(rule['statement'])} — "
+                f"{_cell(rule['reason'])}"
                 + (f" — checks: {checks}" if checks else "")
             )
     for api in summary["apis"]:

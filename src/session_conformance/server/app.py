@@ -13,6 +13,7 @@ from starlette.routing import Route
 
 from session_conformance.server import trinsic, zitadel
 from session_conformance.server.faults import FaultSet
+from session_conformance.server.variants import VariantSet
 from session_conformance.server.state import DEFAULT_MAX_SESSIONS, HOOK_PATH, Account, ServerState
 
 
@@ -61,9 +62,10 @@ def create_app(
     *,
     accounts: list[Account] | None = None,
     faults: Iterable[str] = (),
+    variants: Iterable[str] = (),
     max_sessions: int = DEFAULT_MAX_SESSIONS,
 ) -> Starlette:
-    state = ServerState(faults=FaultSet(faults), max_sessions=max_sessions)
+    state = ServerState(faults=FaultSet(faults), variants=VariantSet(variants), max_sessions=max_sessions)
     if accounts is not None:
         state.accounts = accounts
     routes = [

@@ -27,10 +27,11 @@ class EmbeddedServer:
         host: str = "127.0.0.1",
         port: int = 0,
         faults: Iterable[str] = (),
+        variants: Iterable[str] = (),
         max_sessions: int = DEFAULT_MAX_SESSIONS,
         log_level: str = "warning",
     ) -> None:
-        self.app = create_app(faults=faults, max_sessions=max_sessions)
+        self.app = create_app(faults=faults, variants=variants, max_sessions=max_sessions)
         self.state: ServerState = self.app.state.conformance
         self._socket = socket.socket(
             socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
 from session_conformance.server.faults import FaultSet
+from session_conformance.server.variants import VariantSet
 
 T = TypeVar("T")
 
@@ -36,6 +37,7 @@ def new_accounts() -> list[Account]:
 class ServerState:
     accounts: list[Account] = field(default_factory=new_accounts)
     faults: FaultSet = field(default_factory=FaultSet)
+    variants: VariantSet = field(default_factory=VariantSet)
     max_sessions: int = DEFAULT_MAX_SESSIONS
     # each API module keeps its session store here, under the module's name, created on first use
     stores: dict[str, Any] = field(default_factory=dict)
@@ -58,5 +60,7 @@ class ServerState:
         return None
 
 
-# Provider the embedded Trinsic server enables for every account (used when --trinsic-provider is absent).
+# Providers the embedded Trinsic server enables for every account (used when --trinsic-provider is
+# absent; `serve` prints them): a browser-redirect flow, a deeplink + polling flow, refreshable content.
 EMBEDDED_TRINSIC_PROVIDER = "conformance-test"
+EMBEDDED_TRINSIC_PROVIDERS = (EMBEDDED_TRINSIC_PROVIDER, "conformance-test-mobile", "conformance-test-content")
