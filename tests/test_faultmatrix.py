@@ -1,73 +1,91 @@
-"""The fault matrix: every fault of the embedded server is detected under the rule it breaks."""
+"""The matrices: every fault is detected under the rule it breaks, and no conformant variant fails a check.
+
+Both run against servers reached only as live targets (separate `serve` processes), read their verdicts
+from each run's own conformance-summary.json, and must give the same verdicts whatever the load.
+"""
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
-from session_conformance.faultmatrix import Run, plan, read_junit, render
+from session_conformance.faultmatrix import detected, plan, render
+from session_conformance.matrix import Run, read_summary
 from session_conformance.server.faults import Fault
+from session_conformance.variantmatrix import ALL_AT_ONCE
+from session_conformance.variantmatrix import plan as variant_plan
 
-JUNIT = """<?xml version="1.0" encoding="utf-8"?>
-<testsuites><testsuite name="pytest" tests="3">
-<testcase classname="suites.a" name="test_one"><failure message="[TRN-R04] wrong status">
-[TRN-R04] wrong status
-also: [TRN-R42] errorCode: 'CANCELED' is not one of ...</failure></testcase>
-<testcase classname="suites.a" name="test_two"><error message="boom">ProviderStateError</error></testcase>
-<testcase classname="suites.a" name="test_three"/>
-</testsuite></testsuites>
-"""
-
-
-def test_read_junit_collects_every_rule_named_by_a_failure(tmp_path: Path) -> None:
-    path = tmp_path / "junit.xml"
-    path.write_text(JUNIT, encoding="utf-8")
-    tests, rules, failed, errored = read_junit(path)
-    assert tests == 3 and rules == ["TRN-R04", "TRN-R42"]
-    assert failed == ["suites.a::test_one"] and errored == ["suites.a::test_two"]
+SUMMARY = {
+    "checks": {"passed": 3, "warning": 1, "failed": 1, "blocked": 1, "error": 0, "skipped": 0},
+    "rules": [
+        {"id": "TRN-R04", "api": "trinsic", "verdict": "failed", "reason": "[TRN-R04] wrong status"},
+        {"id": "TRN-R28", "api": "trinsic", "verdict": "warning", "reason": "[TRN-R28] ..."},
+        {"id": "TRN-R16", "api": "trinsic", "verdict": "blocked", "reason": "blocked by TRN-R04"},
+        {"id": "TRN-R01", "api": "trinsic", "verdict": "passed"},
+    ],
+}
 
 
-def test_plan_limits_each_run_to_its_api_and_rule() -> None:
+def test_a_run_is_judged_from_its_summary_not_from_text(tmp_path: Path) -> None:
+    path = tmp_path / "conformance-summary.json"
+    path.write_text(json.dumps(SUMMARY), encoding="utf-8")
+    run = read_summary(Run("trn-x", ("trinsic",), ("TRN-R04",), exit_code=1), path)
+    assert run.failed_rules == ["TRN-R04"] and run.warned_rules == ["TRN-R28"]
+    assert run.blocked_rules == ["TRN-R16"] and detected(run) and not run.clean
+    missing = read_summary(Run("trn-y", ("trinsic",), ("TRN-R04",), exit_code=1), tmp_path / "nowhere.json")
+    assert not detected(missing) and missing.note
+
+
+def test_plan_limits_each_run_to_its_family_and_rule() -> None:
     faults = [Fault("trn-a", "TRN-R01", "x"), Fault("ztd-b", "ZTD-R02", "y"), Fault("trn-c", "TRN-R31", "z")]
     baselines, runs = plan(faults)
-    assert [(r.fault, r.apis, r.rules) for r in runs] == [
-        ("trn-a", ("trinsic",), ("TRN-R01",)),
-        ("ztd-b", ("zitadel-v2", "zitadel-v2beta"), ("ZTD-R02",)),
-        ("trn-c", ("trinsic",), ("TRN-R31",)),
+    assert [(r.label, r.apis, r.rules, r.faults) for r in runs] == [
+        ("trn-a", ("trinsic",), ("TRN-R01",), ("trn-a",)),
+        ("ztd-b", ("zitadel-v2", "zitadel-v2beta"), ("ZTD-R02",), ("ztd-b",)),
+        ("trn-c", ("trinsic",), ("TRN-R31",), ("trn-c",)),
     ]
-    assert [(b.apis, b.rules) for b in baselines] == [
-        (("trinsic",), ("TRN-R01", "TRN-R31")),
-        (("zitadel-v2", "zitadel-v2beta"), ("ZTD-R02",)),
+    assert [(b.apis, b.rules, b.faults) for b in baselines] == [
+        (("trinsic",), ("TRN-R01", "TRN-R31"), ()),
+        (("zitadel-v2", "zitadel-v2beta"), ("ZTD-R02",), ()),
     ]
-    run = Run("trn-a", "TRN-R01", ("trinsic",), ("TRN-R01",), exit_code=1, failed_rules=["TRN-R01"])
-    assert run.detected and "trn-a" in render(baselines[:1], [run])
+    run = Run("trn-a", ("trinsic",), ("TRN-R01",), exit_code=1, failed_rules=["TRN-R01"])
+    assert detected(run) and "trn-a" in render(baselines[:1], [run])
 
 
-def test_every_fault_is_detected(tmp_path: Path) -> None:
-    output = tmp_path / "fault-matrix.json"
-    jobs = str(max(2, os.cpu_count() or 2))
+def test_variant_plan_ends_with_every_variant_at_once() -> None:
+    from session_conformance.server.variants import all_variants
+
+    variants = list(all_variants().values())
+    runs = variant_plan(variants, everything=True)
+    assert len(runs) == len(variants) + 1
+    assert runs[-1].label == ALL_AT_ONCE and runs[-1].variants == ("all",)
+
+
+def _matrix(command: str, output: Path) -> tuple[dict, str]:
     done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "session_conformance.cli",
-            "fault-matrix",
-            "--profile",
-            "smoke",
-            "--jobs",
-            jobs,
-            "--output",
-            str(output),
-        ],
+        [sys.executable, "-m", "session_conformance.cli", command, "--output", str(output), "--jobs", "2"]
+        + (["--live"] if command == "fault-matrix" else []),
         capture_output=True,
         text=True,
         timeout=3600,
         check=False,
     )
     report = json.loads(output.read_text(encoding="utf-8"))
-    assert report["undetected"] == [], done.stdout
-    assert all(base["exit_code"] == 0 for base in report["fault_free"]), done.stdout
-    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.returncode == (0 if report["ok"] else 1), done.stderr
+    return report, done.stdout
+
+
+def test_every_fault_is_detected_on_a_live_target(tmp_path: Path) -> None:
+    report, stdout = _matrix("fault-matrix", tmp_path / "fault-matrix.json")
+    assert report["live"] and report["undetected"] == [], stdout
+    assert all(base["clean"] for base in report["fault_free"]), stdout
+    assert report["ok"], stdout
+
+
+def test_no_conformant_variant_fails_a_check(tmp_path: Path) -> None:
+    report, stdout = _matrix("variant-matrix", tmp_path / "variant-matrix.json")
+    assert report["live"] and report["not_clean"] == [], stdout
+    assert report["runs"][-1]["label"] == ALL_AT_ONCE, stdout
+    assert report["ok"], stdout

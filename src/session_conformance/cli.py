@@ -10,10 +10,7 @@ from collections.abc import Sequence
 
 from session_conformance import __version__
 from session_conformance.contracts import APIS
-
-
-class UsageError(Exception):
-    """A wrong option or value: reported as one line, no traceback."""
+from session_conformance.errors import UsageError
 
 
 def _cmd_openapi(args: argparse.Namespace) -> int:
@@ -77,6 +74,28 @@ def _cmd_fault_matrix(args: argparse.Namespace) -> int:
     return fault_matrix_main(args)
 
 
+def _cmd_variant_matrix(args: argparse.Namespace) -> int:
+    from session_conformance.variantmatrix import main as variant_matrix_main
+
+    return variant_matrix_main(args)
+
+
+def _matrix_options(p: argparse.ArgumentParser, name: str) -> None:
+    p.add_argument(
+        "--profile",
+        default="smoke",
+        choices=["smoke", "standard", "deep"],
+        help="example budget of each run (default: %(default)s)",
+    )
+    p.add_argument("--jobs", type=int, default=2, help="runs in parallel (default: %(default)s)")
+    p.add_argument(
+        "--output", default=f"reports/{name}.json", help="where the JSON record goes (default: %(default)s)"
+    )
+    p.add_argument(
+        "--timeout", type=float, default=600.0, help="seconds allowed for one run (default: %(default)s)"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="session-conformance", description=__doc__)
     parser.add_argument("--version", action="version", version=__version__)
@@ -104,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="NAME[,NAME]",
-        help="take other readings the fact sheets allow (conformant; `all` for every one; see --list-variants)",
+        help="take other readings the sheets allow (conformant; `all`: every one; see --list-variants)",
     )
     p.add_argument("--list-variants", action="store_true", help="list the conformant variants and exit")
     p.add_argument(
@@ -112,13 +131,42 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=_cmd_serve)
 
-    p = sub.add_parser("fault-matrix", help="run the suites once per fault and print which rules failed")
-    p.add_argument("--profile", default="smoke", choices=["smoke", "standard", "deep"])
-    p.add_argument("--fault", action="append", default=[], help="only these faults (default: all)")
-    p.add_argument("--jobs", type=int, default=2, help="fault runs in parallel")
-    p.add_argument("--output", default="reports/fault-matrix.json")
-    p.add_argument("--timeout", type=float, default=600.0, help="seconds allowed for one fault run")
+    p = sub.add_parser(
+        "fault-matrix", help="run the suites once per fault switch: each must fail under the rule it breaks"
+    )
+    _matrix_options(p, "fault-matrix")
+    p.add_argument(
+        "--faults",
+        action="append",
+        default=[],
+        metavar="NAME[,NAME]",
+        help="only these faults (default: every registered fault)",
+    )
+    p.add_argument(
+        "--live",
+        action="store_true",
+        help="reach each server as a live target (a separate `serve` process; default: embedded)",
+    )
     p.set_defaults(func=_cmd_fault_matrix)
+
+    p = sub.add_parser(
+        "variant-matrix",
+        help="run the suites once per conformant variant and once with all: every run must be clean",
+    )
+    _matrix_options(p, "variant-matrix")
+    p.add_argument(
+        "--variants",
+        action="append",
+        default=[],
+        metavar="NAME[,NAME]",
+        help="only these variants, without the all-at-once run (default: every variant, then all at once)",
+    )
+    p.add_argument(
+        "--embedded",
+        action="store_true",
+        help="use the embedded server (default: a separate `serve` process reached as a live target)",
+    )
+    p.set_defaults(func=_cmd_variant_matrix)
     return parser
 
 

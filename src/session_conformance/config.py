@@ -13,10 +13,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from session_conformance.contracts import API_FAMILY, APIS
+from session_conformance.errors import UsageError
 
-
-class UsageError(Exception):
-    """A wrong option value or an unusable target: reported as one line, without a traceback."""
+__all__ = ["UsageError"]
 
 
 @dataclass(frozen=True)

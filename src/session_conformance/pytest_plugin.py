@@ -82,6 +82,8 @@ class _Run:
     runtime: _Runtime | None = None
     old_sigterm: Any = None
     cleanup_report: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # "nodeid  [RULE] message" (controller)
+    blocked: list[str] = field(default_factory=list)
 
 
 RUN = _Run()
@@ -123,6 +125,14 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
     _skip_third_party_rewrite(pluginmanager)
     group = parser.getgroup(
         "conformance", "session-conformance (each option also reads its environment variable)"
+    )
+    group.addoption(
+        "--reports-dir",
+        dest="conformance_reports_dir",
+        default=None,
+        metavar="DIR",
+        help="where reports go: allure-results/, junit.xml, conformance-summary.json/.md "
+        "[env CONFORMANCE_REPORTS_DIR] (default: ./reports)",
     )
     for spec in OPTIONS:
         help_text = f"{spec.help} [env {spec.env}]"
@@ -375,11 +385,30 @@ def _finish_cleanup() -> None:
         RUN.cleanup_report.append(f"ended {pending} session(s) created during the run")
 
 
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Collect warnings and blocked checks where the run ends (the xdist controller, or the only process)."""
+    data = getattr(report, "conformance", None)
+    if not isinstance(data, dict):
+        return
+    if data.get("outcome") == "warning" and report.when == "call":
+        RUN.warnings.extend(f"{report.nodeid}  {text.splitlines()[0]}" for text in data.get("warnings") or ())
+    elif data.get("outcome") == "blocked" and report.skipped:
+        RUN.blocked.append(f"{report.nodeid}  {str(data.get('message') or '').splitlines()[0][:200]}")
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     _finish_cleanup()
+    options = session.config.stash.get(OPTIONS_KEY, None)
+    if options is not None and options.fail_on == "warning" and RUN.warnings and exitstatus == 0:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    for title, lines in (("conformance warnings", RUN.warnings), ("conformance blocked", RUN.blocked)):
+        if lines:
+            terminalreporter.write_sep("-", f"{title} ({len(lines)})")
+            for line in lines:
+                terminalreporter.write_line(line)
     if RUN.cleanup_report:
         terminalreporter.write_sep("-", "conformance cleanup")
         for line in RUN.cleanup_report:

@@ -72,7 +72,9 @@ def warn(rule: str, condition: object, message: str, *, evidence: Any = None) ->
     return bool(condition)
 
 
-def expect_or_warn(rule: str, condition: object, message: str, *, inferred: bool, evidence: Any = None) -> None:
+def expect_or_warn(
+    rule: str, condition: object, message: str, *, inferred: bool, evidence: Any = None
+) -> None:
     """``warn`` when ``inferred`` (the suite's reading), else ``expect``."""
     if inferred:
         warn(rule, condition, message, evidence=evidence)

@@ -72,18 +72,6 @@ def _now() -> str:
 # --- options and activation ----------------------------------------------------------------------
 
 
-def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("conformance-reports", "session-conformance reports")
-    group.addoption(
-        "--reports-dir",
-        dest="conformance_reports_dir",
-        default=None,
-        metavar="DIR",
-        help=f"where reports go (default: ${REPORTS_ENV} or ./reports): allure-results/, "
-        "junit.xml, conformance-summary.json/.md",
-    )
-
-
 def _under_suites(config: pytest.Config) -> bool:
     suites = (config.rootpath / "suites").resolve()
     base = config.invocation_params.dir
@@ -452,5 +440,21 @@ def write_reports(config: pytest.Config, state: _State, exitstatus: int) -> None
         selected_rules=getattr(options, "rules", None),
     )
     _json_path, md_path = write_summary(summary, state.reports_dir)
-    state.summary_lines = [f"{api}: {verdict}" for api, verdict in summary["verdicts"].items()]
+    state.summary_lines = verdict_lines(summary)
     state.summary_lines.append(f"summary: {md_path}")
+
+
+def verdict_lines(summary: dict[str, Any]) -> list[str]:
+    """The console's verdict block: per API its verdict and counts, each failed or warned rule by name."""
+    lines: list[str] = []
+    for api, details in summary["per_api"].items():
+        counts = details["rules"]
+        lines.append(
+            f"{api}: {details['verdict']} — {details['reason']} "
+            f"[rules: {counts['passed']} passed, {counts['warning']} warning, {counts['failed']} failed, "
+            f"{counts['blocked']} blocked, {counts['error']} error, {counts['skipped']} not checked]"
+        )
+        for rule in summary["rules"]:
+            if rule["api"] == api and rule["verdict"] in ("failed", "error", "warning"):
+                lines.append(f"  {rule['verdict'].upper():8} {rule['id']:8} {rule['statement'][:110]}")
+    return lines

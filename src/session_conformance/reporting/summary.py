@@ -147,7 +147,7 @@ def _judge_rule(result: RuleResult, records: Sequence[CheckRecord]) -> None:
         found = outcomes[verdict]
         if not found:
             continue
-        result.verdict = verdict  # type: ignore[assignment]
+        result.verdict = verdict
         if verdict == "passed":
             result.reason = None
         else:
@@ -326,8 +326,7 @@ def render_markdown(summary: Mapping[str, Any]) -> str:
             checks = ", ".join(f"`{c}`" for c in rule["checks"][:5])
             lines.append(
                 f"- **{rule['id']}** ({rule['api']}, {rule['verdict']}) {_cell(rule['statement'])} — "
-                f"{_cell(rule['reason'])}"
-                + (f" — checks: {checks}" if checks else "")
+                f"{_cell(rule['reason'])}" + (f" — checks: {checks}" if checks else "")
             )
     for api in summary["apis"]:
         lines += [

@@ -13,8 +13,8 @@ from starlette.routing import Route
 
 from session_conformance.server import trinsic, zitadel
 from session_conformance.server.faults import FaultSet
-from session_conformance.server.variants import VariantSet
 from session_conformance.server.state import DEFAULT_MAX_SESSIONS, HOOK_PATH, Account, ServerState
+from session_conformance.server.variants import VariantSet
 
 
 def _error_for(request: Request, status: int, detail: str) -> Response:

@@ -63,4 +63,8 @@ class ServerState:
 # Providers the embedded Trinsic server enables for every account (used when --trinsic-provider is
 # absent; `serve` prints them): a browser-redirect flow, a deeplink + polling flow, refreshable content.
 EMBEDDED_TRINSIC_PROVIDER = "conformance-test"
-EMBEDDED_TRINSIC_PROVIDERS = (EMBEDDED_TRINSIC_PROVIDER, "conformance-test-mobile", "conformance-test-content")
+EMBEDDED_TRINSIC_PROVIDERS = (
+    EMBEDDED_TRINSIC_PROVIDER,
+    "conformance-test-mobile",
+    "conformance-test-content",
+)
