@@ -13,7 +13,8 @@ import binascii
 import json
 import re
 import secrets
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -50,6 +51,12 @@ _CAMEL = re.compile(r"^[a-z][A-Za-z0-9]*$")
 _RFC3339_Z = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{3}|\d{6}|\d{9}))?Z$")
 _RFC3339_ANY = re.compile(r"^(\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?([Zz]|[+-]\d{2}:\d{2})$")
 _STD_BASE64 = re.compile(r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$")
+
+# ZTD-R63: List may lag briefly behind writes (IT-v4 polls List); how long a check waits for it to settle.
+LIST_SETTLE_SECONDS = 5.0
+USER_AGENT_KEYS = ("fingerprintId", "ip", "description", "header")
+FACTOR_NAMES = ("user", "password", "webAuthN", "intent", "totp", "otpSms", "otpEmail")
+USER_FACTOR_KEYS = ("verifiedAt", "id", "loginName", "displayName", "organizationId")
 
 SENSITIVE_KEYS = frozenset({"sessionToken", "idpIntentToken", "password", "otpSms", "otpEmail", "code"})
 
@@ -124,6 +131,36 @@ def duration_ns(value: str) -> int:
 def random_id() -> str:
     """A decimal ID in Zitadel's style that no target has issued (18 random digits, leading 9)."""
     return "9" + "".join(secrets.choice("0123456789") for _ in range(17))
+
+
+def documented_user_agent(value: Any) -> Any:
+    """A ``UserAgent`` reduced to its documented members (extra properties are accepted, §1.2/README)."""
+    if not isinstance(value, dict):
+        return value
+    out: dict[str, Any] = {key: value[key] for key in USER_AGENT_KEYS if key in value}
+    header = out.get("header")
+    if isinstance(header, dict):
+        out["header"] = {
+            name: ({"values": values.get("values")} if isinstance(values, dict) else values)
+            for name, values in header.items()
+        }
+    return out
+
+
+def documented_factors(value: Any) -> Any:
+    """``Factors`` reduced to the documented factors and their documented members."""
+    if not isinstance(value, dict):
+        return value
+    out: dict[str, Any] = {}
+    for name in FACTOR_NAMES:
+        factor = value.get(name)
+        if not isinstance(factor, dict):
+            if name in value:
+                out[name] = factor
+            continue
+        keys = USER_FACTOR_KEYS if name == "user" else ("verifiedAt", "userVerified")
+        out[name] = {key: factor[key] for key in keys if key in factor}
+    return out
 
 
 def masked(value: Any) -> Any:
@@ -295,8 +332,45 @@ class Zitadel:
         sorting: str | None = None,
         rule: str = "ZTD-R52",
         client: Any = None,
+        settle: Callable[[list[str], int], bool] | None = None,
     ) -> tuple[list[str], int, Any]:
-        """ListSessions: the IDs returned (in order), ``totalResult`` (absent = 0) and the exchange."""
+        """ListSessions: the IDs returned (in order), ``totalResult`` (absent = 0) and the exchange.
+
+        ``settle``: List may lag briefly behind writes (ZTD-R63, IT-v4 polls): repeat the search until
+        ``settle(ids, total)`` holds or :data:`LIST_SETTLE_SECONDS` have passed, and answer the last one.
+        """
+        deadline = time.monotonic() + LIST_SETTLE_SECONDS
+        pause = 0.05
+        while True:
+            ids, total, exchange = self._list_once(queries, query, sorting, rule, client)
+            if settle is None or settle(ids, total) or time.monotonic() >= deadline:
+                return ids, total, exchange
+            time.sleep(pause)
+            pause = min(pause * 2, 0.5)
+
+    def await_listed(self, ids: Iterable[str], *, rule: str = "ZTD-R52") -> None:
+        """Wait until List shows every one of ``ids`` (ZTD-R63); a listing that never does fails ``rule``."""
+        wanted = sorted(set(ids))
+        got, _, exchange = self.list_ids(
+            [ids_query(*wanted)], rule=rule, settle=lambda got, _total: set(wanted) <= set(got)
+        )
+        missing = sorted(set(wanted) - set(got))
+        expect(
+            rule,
+            not missing,
+            f"ListSessions still does not list the sessions {missing} {LIST_SETTLE_SECONDS:.0f}s after they "
+            f"were created (ZTD-R63 allows only a brief lag): {shown(exchange)}",
+            evidence=exchange,
+        )
+
+    def _list_once(
+        self,
+        queries: list[dict[str, Any]],
+        query: dict[str, Any] | None,
+        sorting: str | None,
+        rule: str,
+        client: Any,
+    ) -> tuple[list[str], int, Any]:
         body: dict[str, Any] = {"queries": queries}
         if query is not None:
             body["query"] = query

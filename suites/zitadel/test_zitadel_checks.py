@@ -7,10 +7,12 @@ from urllib.parse import urlparse
 
 import pytest
 from _zitadel_steps import (
+    FACTOR_NAMES,
     Session,
     Zitadel,
     b64,
     decoded_metadata,
+    documented_factors,
     json_of,
     known_user,
     mentions,
@@ -19,7 +21,7 @@ from _zitadel_steps import (
     shown,
 )
 
-from session_conformance.verdict import expect
+from session_conformance.verdict import expect, warn
 
 WRONG_PASSWORD = "definitely-not-the-password-0!"
 FAKE_ASSERTION = {
@@ -70,9 +72,16 @@ def test_user_check_needs_exactly_one_identifier(zt: Zitadel) -> None:
     exchange = zt.create({"checks": {"user": {}}})
     expect(
         "ZTD-R15",
+        exchange.status in (400, 501),
+        f"a user check with neither userId nor loginName must be refused (501, or 400 in newer Zitadel, "
+        f"Z-19): {shown(exchange)}",
+        evidence=exchange,
+    )
+    warn(
+        "ZTD-R15",
         exchange.status == 501,
-        f"a user check with neither userId nor loginName must answer 501 Unimplemented (Z-19): "
-        f"{shown(exchange)}",
+        f"a user check with neither userId nor loginName answered {exchange.status}; v2.71.4-era code "
+        f"answers 501 Unimplemented (inferred, Z-19), newer Zitadel 400: {shown(exchange)}",
         evidence=exchange,
     )
     exchange = zt.create(
@@ -103,7 +112,7 @@ def test_user_check_by_id_or_login_name_sets_the_user_factor(zt: Zitadel, human:
             parse_ts(user.get("verifiedAt")) is not None,
             f"factors.user.verifiedAt must be set after a user check, got {user!r}",
         )
-        unverified = sorted(set(factors) - {"user"})
+        unverified = sorted((set(factors) & set(FACTOR_NAMES)) - {"user"})
         expect(
             "ZTD-R23",
             not unverified,
@@ -255,7 +264,7 @@ def _expect_unchanged(zt: Zitadel, session: Session, before: dict[str, Any], wha
     )
     expect(
         "ZTD-R30",
-        after.get("factors") == before.get("factors"),
+        documented_factors(after.get("factors")) == documented_factors(before.get("factors")),
         f"{what} failed but the factors changed: {before.get('factors')!r} -> {after.get('factors')!r}",
     )
 
@@ -349,16 +358,28 @@ def test_webauthn_challenge_needs_a_user(zt: Zitadel, target: Any) -> None:
 
 
 @pytest.mark.rules("ZTD-R25", "ZTD-R28")
-@pytest.mark.needs("writes", "zitadel_user", "embedded")
+@pytest.mark.needs("writes", "zitadel_user")
 def test_webauthn_challenge_with_user(zt: Zitadel, human: dict[str, Any], target: Any) -> None:
-    """Embedded: the test user has a passkey and the target's host is a domain of the instance."""
+    """The target's host is the instance's domain (Zitadel picks the instance by host).
+
+    Whether the target accepts that domain (and a challenge for the test user) is learnt from its
+    answer: a refusal skips the check, naming why; once accepted, the same challenge without a user
+    must be refused (ZTD-R25), which the domain can then no longer explain.
+    """
+    domain = webauthn_domain(target)
     challenge = {
         "webAuthN": {
-            "domain": webauthn_domain(target),
+            "domain": domain,
             "userVerificationRequirement": "USER_VERIFICATION_REQUIREMENT_REQUIRED",
         }
     }
     exchange = zt.create({"checks": {"user": user_check(human)}, "challenges": challenge})
+    if 400 <= exchange.status < 500:
+        pytest.skip(
+            f"the target refused a WebAuthN challenge for the test user on domain {domain!r} "
+            f"({exchange.status}): the domain is not registered for the instance or the user cannot use "
+            f"WebAuthN; the positive ZTD-R25 case cannot be checked on this target"
+        )
     expect(
         "ZTD-R25",
         exchange.status in (200, 201),
@@ -379,6 +400,14 @@ def test_webauthn_challenge_with_user(zt: Zitadel, human: dict[str, Any], target
         f"challenges.webAuthN.publicKeyCredentialRequestOptions must be an object with `publicKey` (Z-16): "
         f"{shown(exchange)}",
         evidence=exchange,
+    )
+    without_user = zt.create({"challenges": challenge})
+    expect(
+        "ZTD-R25",
+        400 <= without_user.status < 500,
+        f"the WebAuthN challenge on domain {domain!r} succeeded with a checked user, so without a user it "
+        f"must fail with a 4xx: {shown(without_user)}",
+        evidence=without_user,
     )
 
 
@@ -436,12 +465,30 @@ OTP_CASES = {
 
 @pytest.mark.parametrize("kind", sorted(OTP_CASES))
 @pytest.mark.rules("ZTD-R26", "ZTD-R27", "ZTD-R28", "ZTD-R29", "ZTD-R22")
-@pytest.mark.needs("writes", "zitadel_user", "embedded")
+@pytest.mark.needs("writes", "zitadel_user")
 def test_otp_code_returned_checked_once(zt: Zitadel, human: dict[str, Any], kind: str) -> None:
-    """Embedded: the test user has SMS and email OTP set up. The returned code checks once, then never."""
+    """The returned code checks once, then never.
+
+    target-interface.md promises only user and password checks for the test user; whether it has
+    this OTP method set up is learnt from the target's answer to the challenge (a refusal skips).
+    """
     rule, challenge = OTP_CASES[kind]
     session = with_user(zt, human)
-    answer = zt.change(session, {"challenges": challenge}, rule=rule)
+    requested = zt.set(session.id, {"challenges": challenge})
+    if 400 <= requested.status < 500:
+        pytest.skip(
+            f"the target refused a {kind} challenge for the test user ({requested.status}): {kind} is not "
+            f"set up for that user; {rule} and ZTD-R29 cannot be checked on this target"
+        )
+    expect(
+        rule,
+        200 <= requested.status < 300,
+        f"a {kind} challenge for a user with {kind} set up must succeed: {shown(requested)}",
+        evidence=requested,
+    )
+    answer = json_of(requested) or {}
+    if isinstance(answer.get("sessionToken"), str) and answer["sessionToken"]:
+        session.rotate(answer["sessionToken"])
     challenges = answer.get("challenges")
     expect(
         "ZTD-R28",

@@ -171,7 +171,11 @@ class SessionMachine(RuleBasedStateMachine):
     def search(self) -> None:
         everything = list(self.known)
         live = sorted(k.id for k in self.known.values() if not k.deleted)
-        got, total, exchange = self.zt.list_ids([ids_query(*everything)], rule="ZTD-R52")
+        got, total, exchange = self.zt.list_ids(
+            [ids_query(*everything)],
+            rule="ZTD-R52",
+            settle=lambda got, total: sorted(got) == live,  # List may lag briefly (ZTD-R63)
+        )
         dead_listed = sorted(set(got) - set(live))
         expect(
             "ZTD-R62",

@@ -9,11 +9,12 @@ no ``creatorQuery``/``userAgentQuery`` in v2beta) are not part of the sequence.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
-from _zitadel_steps import Zitadel, b64, ids_query, json_of, normalised, random_id
+from _zitadel_steps import LIST_SETTLE_SECONDS, Zitadel, b64, ids_query, json_of, normalised, random_id
 
 from session_conformance.verdict import expect
 
@@ -27,6 +28,17 @@ def _remember(state: dict[str, str], exchange: Any) -> Any:
     if data.get("sessionToken"):
         state["old"], state["token"] = state.get("token", ""), data["sessionToken"]
     return exchange
+
+
+def _settled_search(zt: Zitadel, body: dict[str, Any], session_id: str, listed: bool) -> Any:
+    """A search repeated until ``session_id`` is (or is no longer) listed: List may lag (ZTD-R63)."""
+    deadline = time.monotonic() + LIST_SETTLE_SECONDS
+    while True:
+        exchange = zt.search(body)
+        ids = [s.get("id") for s in (json_of(exchange) or {}).get("sessions") or [] if isinstance(s, dict)]
+        if exchange.status != 200 or (session_id in ids) == listed or time.monotonic() >= deadline:
+            return exchange
+        time.sleep(0.1)
 
 
 STEPS: list[Step] = [
@@ -54,12 +66,15 @@ STEPS: list[Step] = [
     ("no-op set", lambda zt, s: zt.set(s["id"], {})),
     (
         "search by id, sorted",
-        lambda zt, s: zt.search(
+        lambda zt, s: _settled_search(
+            zt,
             {
                 "queries": [ids_query(s["id"])],
                 "query": {"limit": 5, "asc": True},
                 "sortingColumn": "SESSION_FIELD_NAME_CREATION_DATE",
-            }
+            },
+            s["id"],
+            listed=True,
         ),
     ),
     ("search with an empty query", lambda zt, s: zt.search({"queries": [{}]})),
@@ -78,7 +93,10 @@ STEPS: list[Step] = [
     ("get after delete", lambda zt, s: zt.get(s["id"], s["token"])),
     ("delete again", lambda zt, s: zt.delete(s["id"], s["token"])),
     ("set after delete", lambda zt, s: zt.set(s["id"], {"metadata": {"c": b64("gamma")}})),
-    ("search for the deleted session", lambda zt, s: zt.search({"queries": [ids_query(s["id"])]})),
+    (
+        "search for the deleted session",
+        lambda zt, s: _settled_search(zt, {"queries": [ids_query(s["id"])]}, s["id"], listed=False),
+    ),
 ]
 
 

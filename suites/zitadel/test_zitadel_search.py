@@ -71,6 +71,7 @@ def make(zt: Zitadel, count: int, body_of: Any = None) -> list[Made]:
         )
         assert created is not None
         out.append(Made(session, created, seen["creationDate"]))
+    zt.await_listed([m.session.id for m in out])  # List may lag briefly behind the writes (ZTD-R63)
     return out
 
 
@@ -126,6 +127,7 @@ def test_ids_query_and_and_combination(zt: Zitadel) -> None:
 def test_user_id_query(zt: Zitadel, human: dict[str, Any]) -> None:
     with_user = zt.new_session({"checks": {"user": {"userId": human["user_id"]}}}, rule="ZTD-R15")
     without = zt.new_session()
+    zt.await_listed([with_user.id, without.id])
     mine = ids_query(with_user.id, without.id)
     got, _, exchange = zt.list_ids([mine, {"userIdQuery": {"id": human["user_id"]}}])
     expect_same("ZTD-R52", got, [with_user.id], "userIdQuery of the checked user", exchange)

@@ -19,10 +19,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from session_conformance.server import zitadel_faults as F
+from session_conformance.server import zitadel_variants as V
 from session_conformance.server.state import Account, ServerState
-from session_conformance.server.zitadel_logic import details, rendered, run_change
+from session_conformance.server.variants import VariantSet
+from session_conformance.server.zitadel_logic import details, quoted, rendered, run_change
 from session_conformance.server.zitadel_requests import parse_change, parse_delete, parse_search
-from session_conformance.server.zitadel_search import search
+from session_conformance.server.zitadel_search import count_matches, search
 from session_conformance.server.zitadel_store import (
     MAX_OLD_TOKENS,
     Instance,
@@ -33,6 +35,7 @@ from session_conformance.server.zitadel_store import (
 )
 from session_conformance.server.zitadel_wire import (
     CODE_OF_HTTP,
+    CREDENTIALS_CHECK_ERROR_TYPE,
     ERROR_DETAIL_TYPE,
     FAILED_PRECONDITION,
     INTERNAL,
@@ -55,6 +58,8 @@ from session_conformance.server.zitadel_wire import (
 PROVIDER_STATES = ("zitadel user exists", "zitadel idp intent succeeded")
 PREFIXES = (("/v2", False), ("/v2beta", True))
 MAX_BODY_BYTES = 1 << 20
+LIST_LAG_NS = 400_000_000  # ztd-list-lag: how far ListSessions may trail the writes
+MAX_LIMIT = 1000  # ztd-limit-max-1000: the newest Zitadel's maximum `query.limit`
 _KNOWN_PATH = re.compile(r"/v2(?:beta)?/sessions(?:/[^/]+)?")
 
 Handler = Callable[[Request, Instance, Account, bool], Awaitable[Response]]
@@ -74,6 +79,18 @@ def _store(state: ServerState) -> Store:
 
 def _error(state: ServerState, exc: ApiError) -> Response:
     body = exc.body()
+    variants = state.variants
+    if exc.error_id and V.ERROR_ID_IN_DETAILS_ONLY in variants:  # Z-12: the ID only in the ErrorDetail
+        body["message"] = exc.message
+    if exc.failed_attempts is not None and V.CREDENTIALS_CHECK_ERROR in variants:
+        body["details"] = [
+            {
+                "@type": CREDENTIALS_CHECK_ERROR_TYPE,
+                "id": exc.error_id,
+                "message": exc.message,
+                "failedAttempts": exc.failed_attempts,
+            }
+        ]
     if exc.validation and F.VALIDATION_WITH_DETAILS in state.faults:
         body["details"] = [{"@type": ERROR_DETAIL_TYPE, "id": "EMBED-Va1id", "message": exc.message}]
     if F.ERROR_SHAPE in state.faults:
@@ -151,13 +168,19 @@ def _token_ok(state: ServerState, inst: Instance, session: Session, token: str) 
 
 
 def _verify_write_token(
-    state: ServerState, inst: Instance, session: Session, token: str, ok_fault: str | None
+    state: ServerState,
+    inst: Instance,
+    session: Session,
+    token: str,
+    ok_fault: str | None,
+    variants: VariantSet,
 ) -> None:
     """Set/Delete: undecodable -> 400, wrong or outdated -> 403 (fact sheet §5.7)."""
     if not token_decodable(token):
         raise ApiError(INVALID_ARGUMENT, "the session token is malformed", "COMMAND-hi6Ph")
     if not _token_ok(state, inst, session, token) and not (ok_fault and ok_fault in state.faults):
-        raise ApiError(PERMISSION_DENIED, "the session token is invalid", "COMMAND-sGr42")
+        message = quoted(variants, "the session token is invalid", session.id)
+        raise ApiError(PERMISSION_DENIED, message, "COMMAND-sGr42")
 
 
 def _with_challenges(payload: dict[str, Any], challenges: dict[str, Any] | None, state: ServerState) -> None:
@@ -171,6 +194,7 @@ def _with_challenges(payload: dict[str, Any], challenges: dict[str, Any] | None,
 def routes(state: ServerState) -> list[Route]:
     store = _store(state)
     faults = state.faults
+    variants = state.variants
 
     async def create_session(request: Request, inst: Instance, account: Account, beta: bool) -> Response:
         change = parse_change(
@@ -185,7 +209,14 @@ def routes(state: ServerState) -> list[Route]:
                 id=session_id, creator=account.caller_user_id, created=now, changed=now, token=new_token()
             )
             outcome = run_change(
-                inst, blank, change, now=now, faults=faults, host=request.url.hostname, create=True
+                inst,
+                blank,
+                change,
+                now=now,
+                faults=faults,
+                host=request.url.hostname,
+                create=True,
+                variants=variants,
             )
             session = outcome.session
             for effect in outcome.effects:
@@ -193,7 +224,10 @@ def routes(state: ServerState) -> list[Route]:
             inst.events += 1
             inst.add_session(session)
         sequence = session.sequence + (1 if F.SEQUENCE_MISMATCH in faults else 0)
-        payload: dict[str, Any] = {"details": details(inst, sequence, now, faults), "sessionId": session.id}
+        payload: dict[str, Any] = {
+            "details": details(inst, sequence, now, faults, variants, created=now),
+            "sessionId": session.id,
+        }
         if F.NO_TOKEN_ON_CREATE not in faults:
             payload["sessionToken"] = session.token
         _with_challenges(payload, outcome.challenges, state)
@@ -201,17 +235,30 @@ def routes(state: ServerState) -> list[Route]:
 
     async def list_sessions(request: Request, inst: Instance, account: Account, beta: bool) -> Response:
         wanted = parse_search(await _body(state, request), beta=beta)
+        if wanted.limit > MAX_LIMIT and V.LIMIT_MAX_1000 in variants:
+            message = quoted(variants, f"the limit must not exceed {MAX_LIMIT}", str(wanted.limit))
+            raise ApiError(INVALID_ARGUMENT, message, "EMBED-L1m1t")
         with inst.lock:
-            page, total = search(inst, account, wanted, faults)
-            chunks = [rendered(session, faults) for session in page]
+            page, total = search(inst, account, wanted, faults, variants, _list_view(inst))
+            chunks = [rendered(session, faults, variants) for session in page]
             events = inst.events
+        if V.TOTAL_BEFORE_PERMISSION in variants:  # Z-07: other instances' matches, not readable here
+            total += sum(
+                count_matches(other, account, wanted, faults)
+                for other in store.instances()
+                if other is not inst
+            )
         list_details: dict[str, Any] = {}
         if total:
             list_details["totalResult"] = str(total) if F.INT64_AS_NUMBER not in faults else total
         if events:
             list_details["processedSequence"] = str(events) if F.INT64_AS_NUMBER not in faults else events
         list_details["timestamp"] = format_timestamp(store.clock.now())
+        if V.EXTRA_PROPERTIES in variants:
+            list_details["resourceOwner"] = inst.id
         body = b'{"details":' + dumps(list_details)
+        if V.EXTRA_PROPERTIES in variants and wanted.sorting:
+            body += b',"sortingColumn":"SESSION_FIELD_NAME_CREATION_DATE"'
         if chunks:
             body += b',"sessions":[' + b",".join(chunks) + b"]"
         return raw_response(body + b"}")
@@ -225,10 +272,19 @@ def routes(state: ServerState) -> list[Route]:
             if session is None:
                 if F.UNKNOWN_GET_200 in faults and session_id not in inst.tombstones:
                     return raw_response(b'{"session":{}}')
-                raise ApiError(NOT_FOUND, "Session does not exist", "QUERY-SFeaa")
-        if token and not _token_ok(state, inst, session, token) and F.GET_WRONG_TOKEN_OK not in faults:
-            raise ApiError(PERMISSION_DENIED, "the session token is invalid", "QUERY-dsfr3")
-        return raw_response(b'{"session":' + rendered(session, faults) + b"}")
+                raise ApiError(
+                    NOT_FOUND, quoted(variants, "Session does not exist", session_id), "QUERY-SFeaa"
+                )
+        refused = token and not _token_ok(state, inst, session, token) and F.GET_WRONG_TOKEN_OK not in faults
+        if (
+            token and not refused and V.EXPIRED_TOKEN_REFUSED in variants
+        ):  # Z-21: an expired token reads nothing
+            refused = session.expiration is not None and session.expiration <= store.clock.now()
+        if refused:
+            raise ApiError(
+                PERMISSION_DENIED, quoted(variants, "the session token is invalid", session_id), "QUERY-dsfr3"
+            )
+        return raw_response(b'{"session":' + rendered(session, faults, variants) + b"}")
 
     def _lost_session(inst: Instance, session_id: str) -> Session | None:
         """Where faults find sessions a conformant server no longer (or never) shows this caller."""
@@ -253,19 +309,29 @@ def routes(state: ServerState) -> list[Route]:
             if session is None and F.SET_TERMINATED_OK in faults:
                 session = inst.tombstones.get(session_id)
             if session is None:  # deleted, evicted or never created: not an active session
-                raise ApiError(FAILED_PRECONDITION, "Session is terminated", "COMMAND-Hewfq")
-            if change.token:  # Z-04: the deprecated token is verified when given
-                _verify_write_token(state, inst, session, change.token, None)
+                message = quoted(variants, "Session is terminated", session_id)
+                raise ApiError(FAILED_PRECONDITION, message, "COMMAND-Hewfq")
+            if change.token and V.SET_TOKEN_IGNORED not in variants:  # Z-04: verified when given (≈v4)
+                _verify_write_token(state, inst, session, change.token, None, variants)
             now = store.clock.now()
             if (
                 session.expiration is not None
                 and session.expiration <= now
                 and F.EXPIRED_SET_ALLOWED not in faults
             ):
-                raise ApiError(FAILED_PRECONDITION, "Session is expired", "COMMAND-Hkl3d")
+                raise ApiError(
+                    FAILED_PRECONDITION, quoted(variants, "Session is expired", session_id), "COMMAND-Hkl3d"
+                )
             try:
                 outcome = run_change(
-                    inst, session, change, now=now, faults=faults, host=request.url.hostname, create=False
+                    inst,
+                    session,
+                    change,
+                    now=now,
+                    faults=faults,
+                    host=request.url.hostname,
+                    create=False,
+                    variants=variants,
                 )
             except ApiError:
                 if F.PARTIAL_FAILURE_APPLIES in faults and change.metadata:
@@ -287,10 +353,12 @@ def routes(state: ServerState) -> list[Route]:
             for effect in outcome.effects:
                 effect()
             (inst.tombstones if session.terminated else inst.sessions)[session_id] = draft
-        payload: dict[str, Any] = {"details": details(inst, draft.sequence, draft.changed, faults)}
+        payload: dict[str, Any] = {
+            "details": details(inst, draft.sequence, draft.changed, faults, variants, created=draft.created)
+        }
         if token:
             payload["sessionToken"] = token
-        elif beta and F.V2BETA_DIFFERS in faults:
+        elif (beta and F.V2BETA_DIFFERS in faults) or V.NOOP_ECHOES_TOKEN in variants:  # Z-05 (≈2.4x)
             payload["sessionToken"] = draft.token
         _with_challenges(payload, outcome.challenges, state)
         return json_response(payload, 201 if F.SET_201 in faults else 200)
@@ -305,15 +373,37 @@ def routes(state: ServerState) -> list[Route]:
                     raise ApiError(NOT_FOUND, "Session does not exist", "COMMAND-D2s3f")
                 buried = inst.tombstones.get(session_id)
                 if buried is None:
+                    if V.DELETE_UNKNOWN_404 in variants:  # Z-10
+                        raise ApiError(
+                            NOT_FOUND, quoted(variants, "Session does not exist", session_id), "COMMAND-D2s3f"
+                        )
+                    if V.DELETE_UNKNOWN_403 in variants:
+                        message = quoted(variants, "No matching permissions found", session_id)
+                        raise ApiError(PERMISSION_DENIED, message, "AUTH-5mWD2")
                     return json_response({"details": {}})
-                return json_response({"details": details(inst, buried.sequence, buried.changed, faults)})
+                if V.REDELETE_EMPTY_DETAILS in variants:
+                    return json_response({"details": {}})
+                answer = details(
+                    inst, buried.sequence, buried.changed, faults, variants, created=buried.created
+                )
+                return json_response({"details": answer})
             if token:
-                _verify_write_token(state, inst, session, token, F.DELETE_WRONG_TOKEN_OK)
+                _verify_write_token(state, inst, session, token, F.DELETE_WRONG_TOKEN_OK, variants)
             session.sequence += 1
             session.changed = store.clock.now()
             inst.events += 1
             inst.bury(session)
-        return json_response({"details": details(inst, session.sequence, session.changed, faults)})
+        answer = details(inst, session.sequence, session.changed, faults, variants, created=session.created)
+        return json_response({"details": answer})
+
+    def _list_view(inst: Instance) -> list[Session] | None:
+        """ztd-list-lag: the sessions as of the last projection run, refreshed when older than the lag."""
+        if V.LIST_LAG not in variants:
+            return None
+        now = store.clock.now()
+        if inst.list_view is None or now - inst.list_view_at > LIST_LAG_NS:
+            inst.list_view, inst.list_view_at = list(inst.sessions.values()), now
+        return inst.list_view
 
     def endpoint(handler: Handler, beta: bool) -> Callable[[Request], Awaitable[Response]]:
         async def run(request: Request) -> Response:

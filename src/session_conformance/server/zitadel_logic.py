@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from session_conformance.server import zitadel_faults as F
+from session_conformance.server import zitadel_variants as V
 from session_conformance.server.faults import FaultSet
+from session_conformance.server.variants import VariantSet
 from session_conformance.server.zitadel_requests import Challenges, Change, Checks
 from session_conformance.server.zitadel_store import LOCKOUT_MAX_ATTEMPTS, Instance, Session, User, new_code
 from session_conformance.server.zitadel_wire import (
@@ -31,6 +33,7 @@ from session_conformance.server.zitadel_wire import (
     dumps,
     encode_base64,
     format_timestamp,
+    invalid,
 )
 
 # Domains a WebAuthN challenge may name: the loopback names plus the Host the request came to.
@@ -74,14 +77,16 @@ def run_change(
     faults: FaultSet,
     host: str | None,
     create: bool,
+    variants: VariantSet | None = None,
 ) -> Outcome:
     """Apply ``change`` to a draft of ``session``; raise ``ApiError`` without touching the session."""
     out = Outcome(draft_of(session), changed=create)
+    on = variants if variants is not None else VariantSet()
     if change.checks is not None:
-        _run_checks(inst, out, change.checks, now, faults)
+        _run_checks(inst, out, change.checks, now, faults, on)
     if change.challenges is not None:
         out.challenges = {}
-        _run_challenges(inst, out, change.challenges, faults, host)
+        _run_challenges(inst, out, change.challenges, faults, host, on)
     if change.metadata is not None:
         _merge_metadata(out, change.metadata, create, faults)
     if change.lifetime_ns is not None:
@@ -125,17 +130,19 @@ def _user_of(inst: Instance, draft: Session) -> User:
     return user
 
 
-def _run_checks(inst: Instance, out: Outcome, checks: Checks, now: int, faults: FaultSet) -> None:
+def _run_checks(
+    inst: Instance, out: Outcome, checks: Checks, now: int, faults: FaultSet, variants: VariantSet
+) -> None:
     draft = out.session
     if checks.user is not None:
-        _check_user(inst, out, checks.user, now, faults)
+        _check_user(inst, out, checks.user, now, faults, variants)
     if checks.password is not None:
         if not draft.user_id and F.PASSWORD_WITHOUT_USER in faults:
             pass  # the fault: accepted and forgotten
         else:
             _check_password(inst, out, checks.password, now, faults)
     if checks.intent is not None:
-        _check_intent(inst, out, checks.intent, now, faults)
+        _check_intent(inst, out, checks.intent, now, faults, variants)
     if checks.webauthn is not None:
         _user_of(inst, draft)
         if draft.webauthn_challenge is None:
@@ -154,17 +161,28 @@ def _run_checks(inst: Instance, out: Outcome, checks: Checks, now: int, faults: 
             _check_otp(inst, out, kind, code, now, faults)
 
 
-def _check_user(inst: Instance, out: Outcome, check: tuple[str, str], now: int, faults: FaultSet) -> None:
+def quoted(variants: VariantSet, message: str, value: str) -> str:
+    """``message`` with what the caller sent, when the ``ztd-errors-quote-request`` variant is on."""
+    if V.ERRORS_QUOTE_REQUEST not in variants:
+        return message
+    return f"{message} ({value[:120]!r})" if value else message
+
+
+def _check_user(
+    inst: Instance, out: Outcome, check: tuple[str, str], now: int, faults: FaultSet, variants: VariantSet
+) -> None:
     by, value = check
     if not by:
         if F.EMPTY_USER_CHECK_400 in faults:
             raise bad("user search: either userId or loginName is required")
+        if V.USER_CHECK_REQUIRED in variants:  # newest Zitadel: validate.required on the oneof
+            raise invalid("CheckUser.Search: value is required")
         raise ApiError(UNIMPLEMENTED, "user search not implemented", "SESSION-d3b4g0")
     user = inst.user_by(by, value)
     if user is None:
         if F.UNKNOWN_USER_200 in faults:
             return
-        raise ApiError(NOT_FOUND, "User could not be found", "QUERY-Dfbg2")
+        raise ApiError(NOT_FOUND, quoted(variants, "User could not be found", value), "QUERY-Dfbg2")
     if user.locked:
         raise ApiError(FAILED_PRECONDITION, "User is not active", "SESSION-Gj4ko")
     draft = out.session
@@ -189,7 +207,9 @@ def _check_password(inst: Instance, out: Outcome, password: str, now: int, fault
         # recorded although the request fails (ZTD-R31); the caller holds the instance lock
         user.failed_attempts += 1
         user.locked = user.failed_attempts >= LOCKOUT_MAX_ATTEMPTS
-        raise ApiError(INVALID_ARGUMENT, "Password is invalid", "COMMAND-3M0fs")
+        error = ApiError(INVALID_ARGUMENT, "Password is invalid", "COMMAND-3M0fs")
+        error.failed_attempts = user.failed_attempts
+        raise error
 
     def reset() -> None:
         user.failed_attempts = 0
@@ -199,13 +219,16 @@ def _check_password(inst: Instance, out: Outcome, password: str, now: int, fault
     out.changed = True
 
 
-def _check_intent(inst: Instance, out: Outcome, check: tuple[str, str], now: int, faults: FaultSet) -> None:
+def _check_intent(
+    inst: Instance, out: Outcome, check: tuple[str, str], now: int, faults: FaultSet, variants: VariantSet
+) -> None:
     draft = out.session
     _user_of(inst, draft)
     intent_id, token = check
     intent = inst.intents.get(intent_id)
     if intent is None or not secrets.compare_digest(token.encode(), intent.token.encode()):
-        raise ApiError(PERMISSION_DENIED, "IdP intent token is invalid", "EMBED-1ntTk")
+        code = INVALID_ARGUMENT if V.INTENT_FAILURE_400 in variants else PERMISSION_DENIED
+        raise ApiError(code, "IdP intent token is invalid", "EMBED-1ntTk")
     if intent.used and F.INTENT_REUSABLE not in faults:
         raise ApiError(
             FAILED_PRECONDITION, "IdP intent has not succeeded (or was already used)", "COMMAND-Df4bw"
@@ -249,7 +272,7 @@ def _check_otp(inst: Instance, out: Outcome, kind: str, code: str, now: int, fau
 
 
 def _run_challenges(
-    inst: Instance, out: Outcome, wanted: Challenges, faults: FaultSet, host: str | None
+    inst: Instance, out: Outcome, wanted: Challenges, faults: FaultSet, host: str | None, variants: VariantSet
 ) -> None:
     draft, answer = out.session, out.challenges
     assert answer is not None
@@ -261,17 +284,20 @@ def _run_challenges(
             raise ApiError(INVALID_ARGUMENT, "the domain is not a domain of the instance", "EMBED-D0ma1")
         challenge = secrets.token_urlsafe(32)
         draft.webauthn_challenge = (challenge, requirement)
-        answer["webAuthN"] = {
-            "publicKeyCredentialRequestOptions": {
-                "publicKey": {
-                    "challenge": challenge,
-                    "timeout": WEBAUTHN_TIMEOUT_MS,
-                    "rpId": domain,
-                    "allowCredentials": [],  # no authenticator is registered (see the decisions page)
-                    "userVerification": USER_VERIFICATION_NAMES.get(requirement, "preferred"),
-                }
+        options: dict[str, Any] = {
+            "publicKey": {
+                "challenge": challenge,
+                "timeout": WEBAUTHN_TIMEOUT_MS,
+                "rpId": domain,
+                "allowCredentials": [],  # no authenticator is registered (see the decisions page)
+                "userVerification": USER_VERIFICATION_NAMES.get(requirement, "preferred"),
             }
         }
+        if V.WEBAUTHN_OPTIONS_EXTRA in variants:  # Z-16: more of the W3C dictionary
+            options["publicKey"]["extensions"] = {"appid": f"https://{domain}", "uvm": True}
+            options["publicKey"]["hints"] = ["security-key", "client-device"]
+            options["mediation"] = "optional"
+        answer["webAuthN"] = {"publicKeyCredentialRequestOptions": options}
         out.changed = True
     if wanted.otp_sms is not None:
         user = _user_of(inst, draft)
@@ -309,19 +335,33 @@ def int64(value: int, faults: FaultSet) -> Any:
     return value if F.INT64_AS_NUMBER in faults else str(value)
 
 
-def details(inst: Instance, sequence: int, changed: int, faults: FaultSet) -> dict[str, Any]:
+def details(
+    inst: Instance,
+    sequence: int,
+    changed: int,
+    faults: FaultSet,
+    variants: VariantSet | None = None,
+    created: int = 0,
+) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if sequence:
         out["sequence"] = int64(sequence, faults)
     if changed:
         out["changeDate"] = format_timestamp(changed)
     out["resourceOwner"] = inst.id
+    if variants is not None:
+        if created and V.DETAILS_CREATION_DATE in variants:
+            out["creationDate"] = format_timestamp(created)
+        if V.EXTRA_PROPERTIES in variants:
+            out["resourceType"] = "session"
     return out
 
 
-def _factors(session: Session) -> dict[str, Any]:
+def _factors(session: Session, extra: bool) -> dict[str, Any]:
     factors = session.factors
     user: dict[str, Any] = {"verifiedAt": format_timestamp(factors["user"]), "id": session.user_id}
+    if extra:
+        user["type"] = "USER_TYPE_HUMAN"
     for key, value in (
         ("loginName", session.user_login),
         ("displayName", session.user_display),
@@ -338,22 +378,25 @@ def _factors(session: Session) -> dict[str, Any]:
     return out
 
 
-def session_json(session: Session, faults: FaultSet) -> dict[str, Any]:
+def session_json(session: Session, faults: FaultSet, variants: VariantSet | None = None) -> dict[str, Any]:
+    extra = variants is not None and V.EXTRA_PROPERTIES in variants
     out: dict[str, Any] = {
         "id": session.id,
         "creationDate": format_timestamp(session.created),
         "changeDate": format_timestamp(session.changed),
     }
+    if extra:
+        out["state"] = "SESSION_STATE_ACTIVE"
     if session.sequence:
         out["sequence"] = int64(session.sequence, faults)
     if session.user_id and "user" in session.factors:
-        out["factors"] = _factors(session)
+        out["factors"] = _factors(session, extra)
     elif F.FACTORS_WITHOUT_USER in faults:
         out["factors"] = {}
     if session.metadata:
         out["metadata"] = {key: encode_base64(value) for key, value in session.metadata.items()}
     if session.user_agent:
-        out["userAgent"] = session.user_agent
+        out["userAgent"] = {**session.user_agent, "deviceClass": "unknown"} if extra else session.user_agent
     if session.expiration is not None and F.NO_EXPIRATION not in faults:
         out["expirationDate"] = format_timestamp(session.expiration)
     elif session.expiration is None and F.NULL_IN_RESPONSE in faults:
@@ -361,9 +404,9 @@ def session_json(session: Session, faults: FaultSet) -> dict[str, Any]:
     return out
 
 
-def rendered(session: Session, faults: FaultSet) -> bytes:
+def rendered(session: Session, faults: FaultSet, variants: VariantSet | None = None) -> bytes:
     """The Session message as JSON bytes, cached until the session changes (GetSession stays cheap)."""
     cached = session.rendered
     if cached is None:
-        cached = session.rendered = dumps(session_json(session, faults))
+        cached = session.rendered = dumps(session_json(session, faults, variants))
     return cached

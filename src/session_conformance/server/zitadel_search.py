@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from session_conformance.server import zitadel_faults as F
+from session_conformance.server import zitadel_variants as V
 from session_conformance.server.faults import FaultSet
 from session_conformance.server.state import Account
+from session_conformance.server.variants import VariantSet
 from session_conformance.server.zitadel_requests import DEFAULT_LIMIT, SORT_CREATION_DATE, Query, Search
 from session_conformance.server.zitadel_store import Instance, Session
 from session_conformance.server.zitadel_wire import INVALID_ARGUMENT, ApiError
@@ -59,19 +61,35 @@ def _matcher(query: Query, caller: Account, faults: FaultSet) -> Match | None:
     return lambda s: (s.user_agent or {}).get("fingerprintId") == fingerprint
 
 
-def search(inst: Instance, caller: Account, request: Search, faults: FaultSet) -> tuple[list[Session], int]:
-    """The page of matching sessions and the number of all matches."""
+def search(
+    inst: Instance,
+    caller: Account,
+    request: Search,
+    faults: FaultSet,
+    variants: VariantSet | None = None,
+    view: list[Session] | None = None,
+) -> tuple[list[Session], int]:
+    """The page of matching sessions and the number of all matches (``view``: a lagging projection)."""
+    on = variants if variants is not None else VariantSet()
     matchers = [m for m in (_matcher(q, caller, faults) for q in request.queries) if m is not None]
-    candidates: Iterable[Session] = list(inst.sessions.values())
+    candidates: Iterable[Session] = list(inst.sessions.values()) if view is None else view
     if F.DELETED_LISTED in faults:
         candidates = [*candidates, *inst.tombstones.values()]
     found = [s for s in candidates if all(match(s) for match in matchers)]
     if request.sorting == SORT_CREATION_DATE:
         ascending = request.asc and F.SORT_IGNORED not in faults
         found.sort(key=lambda s: (s.created, s.id), reverse=not ascending)
+    elif V.UNSPECIFIED_ORDER_NEWEST in on:  # Z-09: no defined order, this one newest first
+        found.reverse()
     total = len(found)
-    limit = request.limit or DEFAULT_LIMIT
+    limit = request.limit or (total if V.LIMIT_ZERO_UNBOUNDED in on else DEFAULT_LIMIT)
     if F.LIMIT_IGNORED in faults:
         limit = total
     page = found[request.offset : request.offset + limit]
     return page, (len(page) if F.TOTAL_WRONG in faults else total)
+
+
+def count_matches(inst: Instance, caller: Account, request: Search, faults: FaultSet) -> int:
+    """How many sessions of ``inst`` match (for totals counted before the permission filter, Z-07)."""
+    matchers = [m for m in (_matcher(q, caller, faults) for q in request.queries) if m is not None]
+    return sum(1 for s in list(inst.sessions.values()) if all(match(s) for match in matchers))

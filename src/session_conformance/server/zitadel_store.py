@@ -139,6 +139,8 @@ class Instance:
         self.logins: dict[str, str] = {}
         self.intents: OrderedDict[str, Intent] = OrderedDict()
         self.events = 0  # instance-wide event count: ListDetails.processedSequence
+        self.list_view: list[Session] | None = None  # ztd-list-lag: the lagging projection ListSessions reads
+        self.list_view_at = 0
 
     def add_session(self, session: Session) -> None:
         self.sessions[session.id] = session

@@ -19,6 +19,7 @@ from typing import Any
 from starlette.responses import Response
 
 ERROR_DETAIL_TYPE = "type.googleapis.com/zitadel.v1.ErrorDetail"
+CREDENTIALS_CHECK_ERROR_TYPE = "type.googleapis.com/zitadel.v1.CredentialsCheckError"
 
 # gRPC code -> HTTP status (grpc-gateway HTTPStatusFromCode)
 HTTP_OF_CODE = {
@@ -75,6 +76,7 @@ class ApiError(Exception):
         self.message = message if len(message) <= MAX_MESSAGE else message[: MAX_MESSAGE - 1] + "…"
         self.error_id = error_id
         self.validation = validation  # a PGV failure (a fault may decorate these)
+        self.failed_attempts: int | None = None  # a wrong password: the user's failed attempts so far
 
     def body(self) -> dict[str, Any]:
         if self.error_id is None:
