@@ -14,7 +14,11 @@ from starlette.routing import Route
 from session_conformance.server import trinsic, zitadel
 from session_conformance.server.faults import FaultSet
 from session_conformance.server.state import DEFAULT_MAX_SESSIONS, HOOK_PATH, Account, ServerState
-from session_conformance.server.variants import VariantSet
+from session_conformance.server.variants import (
+    HOOK_PUBLISHED_STATES_ONLY,
+    PUBLISHED_PROVIDER_STATES,
+    VariantSet,
+)
 
 
 def _error_for(request: Request, status: int, detail: str) -> Response:
@@ -50,7 +54,10 @@ def _hook(state: ServerState):
         params = payload.get("params") or {}
         if not isinstance(params, dict):
             return JSONResponse({"error": "params must be an object"}, 400)
+        published_only = HOOK_PUBLISHED_STATES_ONLY in state.variants
         for module in (trinsic, zitadel):
+            if published_only and payload["state"] not in PUBLISHED_PROVIDER_STATES:
+                break
             if payload["state"] in module.PROVIDER_STATES:
                 return module.provider_state(state, account, payload["state"], params)
         return JSONResponse({"error": f"unknown provider state {payload['state']!r}"}, 400)

@@ -30,6 +30,17 @@ def register(name: str, source: str, description: str, rules: Iterable[str]) -> 
     return name
 
 
+# The one variant of the shared provider-state hook (app.py): a target offers only the published states.
+HOOK_PUBLISHED_STATES_ONLY = register(
+    "ztd-hook-published-states-only",
+    "target-interface",
+    "the provider-state hook offers only the states target-interface.md publishes: the embedded server's "
+    "own `zitadel idp intent succeeded` answers 400 unknown state (the checks needing it skip)",
+    ("ZTD-R21", "ZTD-R29"),
+)
+PUBLISHED_PROVIDER_STATES = frozenset({"trinsic session finished", "zitadel user exists"})
+
+
 class UnknownVariant(ValueError):
     pass
 
