@@ -60,6 +60,7 @@ class _State:
     session_errors: list[str] = field(default_factory=list)
     attached: set[str] = field(default_factory=set)
     summary_lines: list[str] = field(default_factory=list)
+    warnings: dict[str, list[str]] = field(default_factory=dict)  # nodeid -> warnings of its call phase
 
 
 STATE_KEY: pytest.StashKey[_State] = pytest.StashKey()
@@ -297,9 +298,11 @@ class Reporter:
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         state = self.state
-        if not state.distributed and report.when == "teardown" and _allure_on(self.config):
-            _finish_allure_result(self.config)
         data = getattr(report, "conformance", None)
+        if report.when == "call" and isinstance(data, dict) and data.get("warnings"):
+            state.warnings[report.nodeid] = list(data["warnings"])
+        if not state.distributed and report.when == "teardown" and _allure_on(self.config):
+            _finish_allure_result(self.config, report, state.warnings.pop(report.nodeid, []))
         if not isinstance(data, dict):
             return
         if (
@@ -346,7 +349,7 @@ def _safe(text: str) -> str:
     return mask_text(text).encode("utf-8", "backslashreplace").decode("utf-8")
 
 
-def _finish_allure_result(config: pytest.Config) -> None:
+def _finish_allure_result(config: pytest.Config, report: pytest.TestReport, warnings: list[str]) -> None:
     """Last pass over the test's Allure result before allure-pytest writes it: every text that came
     from the test (message, trace, parameters) goes through the redaction module once more.
 
@@ -364,6 +367,18 @@ def _finish_allure_result(config: pytest.Config) -> None:
     for parameter in result.parameters:
         if isinstance(parameter.value, str):
             parameter.value = _safe(parameter.value)
+    # allure-pytest derives both IDs from the function and its pytest parameters, which Schemathesis
+    # cases of one function share (Allure then folds them into one test and calls the rest retries);
+    # the node ID is unique per case and stable across runs, so history and trends keep working.
+    from allure_commons.utils import md5
+
+    result.historyId = md5(report.nodeid)
+    result.testCaseId = md5(report.nodeid)
+    if warnings and result.status == "passed":  # a warning: passed for pytest, named as such in Allure
+        from allure_commons.model2 import Label, StatusDetails
+
+        result.labels.append(Label(name="tag", value="verdict:warning"))
+        result.statusDetails = StatusDetails(message=_safe("WARNING " + "\n".join(warnings)))
     result.name = _safe(result.name or "")
 
 
