@@ -5,9 +5,11 @@ from __future__ import annotations
 import base64
 import json
 import re
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,11 +18,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from session_conformance.contracts import load_contracts
-from session_conformance.server import EmbeddedServer
+from session_conformance.server import EmbeddedServer, zitadel_variants
 from session_conformance.server.faults import all_faults
 from session_conformance.server.state import HOOK_PATH
+from session_conformance.server.variants import all_variants
 from session_conformance.server.zitadel import http_error
-from session_conformance.server.zitadel_store import LOCKOUT_MAX_ATTEMPTS
+from session_conformance.server.zitadel_store import LOCKOUT_MAX_ATTEMPTS, Store
+from session_conformance.server.zitadel_store import Session as ZSession
 
 V2, BETA = "/v2/sessions", "/v2beta/sessions"
 ZTD_FAULTS = sorted(name for name in all_faults() if name.startswith("ztd-"))
@@ -1164,3 +1168,209 @@ def test_fault_changes_behaviour(name: str, pri: httpx.Client, sec: httpx.Client
         client_for(faulty, None) as fa,
     ):
         assert PROBES[name](Probe(fp, fs, fa)), f"{name} does not change what the probe observes"
+
+
+# --- variants: each one is another legitimate reading, observable by a scripted client ---------------
+
+# the Zitadel server's own variants (the shared hook's variant lives in variants.py, with app.py)
+ZTD_VARIANTS = sorted(
+    value for key, value in vars(zitadel_variants).items() if key.isupper() and str(value).startswith("ztd-")
+)
+
+
+@dataclass
+class VProbe:
+    server: EmbeddedServer
+    pri: httpx.Client
+    sec: httpx.Client
+
+    def new(self, body: Any = None) -> dict[str, Any]:
+        response = self.pri.post(V2, json=body or {})
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    def user(self) -> dict[str, Any]:
+        return new_user(self.pri)
+
+
+def _seed(p: VProbe, count: int) -> None:
+    """``count`` sessions straight into the primary instance (cheaper than as many requests)."""
+    store = p.server.state.store("zitadel", Store)
+    inst = store.instance(p.server.accounts[0])
+    with inst.lock:
+        for _ in range(count):
+            now = store.clock.now()
+            inst.add_session(ZSession(id=store.ids.next(), creator="c", created=now, changed=now, token="t"))
+
+
+def _unbounded(p: VProbe) -> bool:
+    _seed(p, 1001)
+    return len(p.pri.post(f"{V2}/search", json={"query": {"limit": 0}}).json()["sessions"]) == 1001
+
+
+def _wrong_password(p: VProbe) -> dict[str, Any]:
+    user = p.user()
+    body = {"checks": {"user": {"userId": user["user_id"]}, "password": {"password": "wrong-0!"}}}
+    response = p.pri.post(V2, json=body)
+    assert response.status_code == 400, response.text
+    return response.json()
+
+
+def _wrong_intent_status(p: VProbe) -> int:
+    user = p.user()
+    intent = hook(p.pri, "zitadel idp intent succeeded", user_id=user["user_id"])
+    check = {"idpIntentId": intent["idp_intent_id"], "idpIntentToken": "wrong-token"}
+    return p.pri.post(
+        V2, json={"checks": {"user": {"userId": user["user_id"]}, "idpIntent": check}}
+    ).status_code
+
+
+def _expired_with_token(p: VProbe) -> bool:
+    made = p.new({"lifetime": "0.05s"})
+    time.sleep(0.15)
+    path = f"{V2}/{made['sessionId']}"
+    by_permission = p.pri.get(path)
+    assert by_permission.status_code == 200, by_permission.text  # Z-21: still returned without a token
+    refused = p.pri.get(path, params={"sessionToken": made["sessionToken"]}).status_code == 403
+    gone = p.pri.request("DELETE", path, json={"sessionToken": made["sessionToken"]})
+    assert gone.status_code == 200, gone.text  # ZTD-R37: still deletable with its token
+    return refused
+
+
+def _lagging(p: VProbe) -> bool:
+    p.pri.post(f"{V2}/search", json={})  # the projection runs now ...
+    sid = p.new()["sessionId"]  # ... so this write is not in it yet
+    assert p.pri.get(f"{V2}/{sid}").status_code == 200  # Get is read-after-write (ZTD-R63)
+    first = [
+        s["id"] for s in p.pri.post(f"{V2}/search", json={"queries": [ids(sid)]}).json().get("sessions", [])
+    ]
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline:  # ... and List catches up soon
+        found = p.pri.post(f"{V2}/search", json={"queries": [ids(sid)]}).json().get("sessions", [])
+        if [s["id"] for s in found] == [sid]:
+            return first == []
+        time.sleep(0.05)
+    raise AssertionError("ListSessions never caught up")
+
+
+def _webauthn_options(p: VProbe) -> dict[str, Any]:
+    user = p.user()
+    challenge = {"webAuthN": {"domain": "localhost", "userVerificationRequirement": 1}}
+    made = p.new({"checks": {"user": {"userId": user["user_id"]}}, "challenges": challenge})
+    options: dict[str, Any] = made["challenges"]["webAuthN"]["publicKeyCredentialRequestOptions"]
+    return options
+
+
+def _three_unsorted(p: VProbe) -> bool:
+    made = [p.new()["sessionId"] for _ in range(3)]
+    got = [s["id"] for s in p.pri.post(f"{V2}/search", json={"queries": [ids(*made)]}).json()["sessions"]]
+    return got == made[::-1]
+
+
+def _redelete(p: VProbe) -> dict[str, Any]:
+    made = p.new()
+    p.pri.request("DELETE", f"{V2}/{made['sessionId']}", json={})
+    again = p.pri.request("DELETE", f"{V2}/{made['sessionId']}", json={})
+    assert again.status_code == 200, again.text
+    return again.json()
+
+
+VARIANT_PROBES: dict[str, Callable[[VProbe], bool]] = {
+    "ztd-set-token-ignored": lambda p: (
+        p.pri.patch(
+            f"{V2}/{p.new()['sessionId']}", json={"sessionToken": FOREIGN_TOKEN, "metadata": {"k": b64("v")}}
+        ).status_code
+        == 200
+    ),
+    "ztd-noop-echoes-token": lambda p: (
+        lambda made: (
+            p.pri.patch(f"{V2}/{made['sessionId']}", json={}).json().get("sessionToken")
+            == made["sessionToken"]
+        )
+    )(p.new()),
+    "ztd-total-before-permission": lambda p: (
+        p.sec.post(f"{V2}/search", json={"queries": [ids(p.new()["sessionId"])]})
+        .json()["details"]
+        .get("totalResult")
+        == "1"
+    ),
+    "ztd-limit-zero-unbounded": lambda p: _unbounded(p),
+    "ztd-limit-max-1000": lambda p: (
+        p.pri.post(f"{V2}/search", json={"query": {"limit": 1001}}).status_code == 400
+        and p.pri.post(f"{V2}/search", json={"query": {"limit": 1000}}).status_code == 200
+    ),
+    "ztd-delete-unknown-404": lambda p: p.pri.request("DELETE", f"{V2}/9123", json={}).status_code == 404,
+    "ztd-delete-unknown-403": lambda p: p.pri.request("DELETE", f"{V2}/9123", json={}).status_code == 403,
+    "ztd-error-id-in-details-only": lambda p: (
+        lambda body: body["message"] == "Session does not exist" and body["details"][0]["id"] == "QUERY-SFeaa"
+    )(p.pri.get(f"{V2}/9123").json()),
+    "ztd-credentials-check-error": lambda p: (
+        lambda body: (
+            body["details"][0]["@type"].endswith("zitadel.v1.CredentialsCheckError")
+            and body["details"][0]["failedAttempts"] == 1
+            and "COMMAND-3M0fs" in body["message"]
+        )
+    )(_wrong_password(p)),
+    "ztd-intent-failure-400": lambda p: _wrong_intent_status(p) == 400,
+    "ztd-details-creation-date": lambda p: (
+        lambda made: (
+            made["details"].get("creationDate")
+            == p.pri.get(f"{V2}/{made['sessionId']}").json()["session"]["creationDate"]
+        )
+    )(p.new()),
+    "ztd-user-check-required": lambda p: (
+        p.pri.post(V2, json={"checks": {"user": {}}}).json().get("code") == 3
+        and "details" not in p.pri.post(V2, json={"checks": {"user": {}}}).json()
+    ),
+    "ztd-expired-token-refused": _expired_with_token,
+    "ztd-list-lag": _lagging,
+    "ztd-webauthn-options-extra": lambda p: "extensions" in _webauthn_options(p)["publicKey"],
+    "ztd-unspecified-order-newest": _three_unsorted,
+    "ztd-redelete-empty-details": lambda p: _redelete(p) == {"details": {}},
+    "ztd-errors-quote-request": lambda p: "9123" in p.pri.get(f"{V2}/9123").json()["message"],
+    "ztd-extra-properties": lambda p: (
+        lambda made: (
+            "state" in p.pri.get(f"{V2}/{made['sessionId']}").json()["session"]
+            and "resourceType" in made["details"]
+        )
+    )(p.new()),
+}
+
+
+def test_every_variant_has_a_probe_and_a_source() -> None:
+    assert sorted(VARIANT_PROBES) == ZTD_VARIANTS
+    decisions = (Path(__file__).resolve().parents[1] / "docs" / "decisions" / "zitadel-server.md").read_text()
+    for name in ZTD_VARIANTS:
+        variant = all_variants()[name]
+        assert re.fullmatch(r"Z-\d\d|ZTD-R\d\d|convention", variant.source), variant
+        assert all(re.fullmatch(r"ZTD-(R\d\d|X01)", rule) for rule in variant.rules), variant
+        assert f"`{name}`" in decisions, f"{name} is missing from the variants table"
+
+
+@pytest.mark.parametrize("name", ZTD_VARIANTS)
+def test_variant_changes_behaviour(name: str) -> None:
+    for variants, wanted in (((), False), ((name,), True)):
+        with (
+            EmbeddedServer(variants=variants) as running,
+            client_for(running, running.primary_token) as pri,
+            client_for(running, running.other_token) as sec,
+        ):
+            assert VARIANT_PROBES[name](VProbe(running, pri, sec)) is wanted, (name, variants)
+
+
+def test_all_variants_at_once_still_conform() -> None:
+    """Every variant together: the main flows still answer valid, documented shapes."""
+    with (
+        EmbeddedServer(variants=["all"]) as running,
+        client_for(running, running.primary_token) as pri,
+    ):
+        user = new_user(pri)
+        made = pri.post(V2, json={"checks": {"user": {"userId": user["user_id"]}}, "lifetime": "60s"})
+        assert made.status_code == 201, made.text
+        sid = made.json()["sessionId"]
+        changed = pri.patch(f"{V2}/{sid}", json={"checks": {"password": {"password": user["password"]}}})
+        assert changed.status_code == 200 and changed.json()["sessionToken"], changed.text
+        for response in (pri.get(f"{V2}/{sid}"), pri.post(f"{V2}/search", json={"queries": [ids(sid)]})):
+            assert response.status_code == 200
+            assert not protojson_problems(response.json()), response.text
+        assert pri.request("DELETE", f"{V2}/{sid}", json={}).status_code == 200
