@@ -120,3 +120,32 @@ def test_curl_line_of_an_exchange_is_masked() -> None:
 
 def test_lone_surrogates_become_writable() -> None:
     redact_text("x\ud800y").encode("utf-8")
+
+
+def test_ordinary_words_under_secret_keys_are_masked_in_place_but_not_everywhere() -> None:
+    from session_conformance.redaction import looks_like_secret, redact_json, redact_text
+
+    for word in (
+        "with",
+        "token",
+        "PollResult",
+        "application/json",
+        "conformance-test-mobile",
+        "CaptureRedirect",
+    ):
+        assert redact_json({"password": word}) == {"password": "***"}
+        assert not looks_like_secret(word)
+        assert word in redact_text(f"[TRN-R16] with {word} the hosted UI covers every gap")
+    secret = "pri_Ym1Bd-HksR5O7urnLPmjPELgAvcL0P7l"
+    assert redact_json({"sessionToken": secret}) == {"sessionToken": "***"}
+    assert secret not in redact_text(f"the token {secret} leaked")
+
+
+def test_prose_after_bearer_survives_and_credentials_do_not() -> None:
+    from session_conformance.redaction import redact_text
+
+    assert (
+        redact_text("answered 403 with an unknown bearer token")
+        == "answered 403 with an unknown bearer token"
+    )
+    assert "eyJhbGciOi" not in redact_text("Authorization was Bearer eyJhbGciOiJIUzI1NiJ9.e30.sig")

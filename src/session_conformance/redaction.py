@@ -274,12 +274,38 @@ def _mask_leaves(value: Any) -> Any:
     return MASK
 
 
+def looks_like_secret(value: str) -> bool:
+    """Long and random enough to be a token, key or password: not a word, an enum value or a media type.
+
+    Values under secret keys are masked in place whatever they are; only these are also remembered and
+    masked wherever they appear later (generated inputs put words like "with" under ``password``).
+    """
+    text = value.strip()
+    if len(text) < 8 or any(c.isspace() for c in text):
+        return False
+    classes = sum(
+        (
+            any(c.islower() for c in text),
+            any(c.isupper() for c in text),
+            any(c.isdigit() for c in text),
+            any(not c.isalnum() for c in text),
+        )
+    )
+    return any(c.isdigit() for c in text) or classes >= 3
+
+
+def _credential(value: str) -> bool:
+    """After "Bearer": a credential, not prose such as "an unknown bearer token"."""
+    return looks_like_secret(value) or len(value) >= 20
+
+
 def _mask_scalar(value: Any) -> Any:
     if value is None or isinstance(value, bool):
         return value
     if isinstance(value, (Mapping, list)):
         return _mask_leaves(value)
-    register_secret(value if isinstance(value, str) else None)
+    if isinstance(value, str) and looks_like_secret(value):
+        register_secret(value)
     return MASK
 
 
@@ -316,7 +342,9 @@ def redact_text(text: str) -> str:
     text = SECRETS.mask(text)
     text = _HEADER_LINE.sub(lambda m: f"{m.group(1)}{(m.group(2) + ' ') if m.group(2) else ''}{MASK}", text)
     text = _CURL_AUTH.sub(lambda m: f"{m.group(1)}{(m.group(2) + ' ') if m.group(2) else ''}{MASK}", text)
-    text = _BEARER.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}", text)
+    text = _BEARER.sub(
+        lambda m: f"{m.group(1)}{m.group(2)}{MASK}" if _credential(m.group(3)) else m.group(0), text
+    )
     text = _JSON_PAIR.sub(lambda m: f"{m.group(1)}{m.group(2)[0]}{MASK}{m.group(2)[0]}", text)
     text = _IDENTITY_PAIR.sub(lambda m: f"{m.group(1)}{m.group(2)[0]}{MASK}{m.group(2)[0]}", text)
     text = _QUERY_PAIR.sub(lambda m: f"{m.group(1)}{MASK}", text)
