@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from session_conformance.faultmatrix import detected, plan, render
 from session_conformance.matrix import Run, read_summary
 from session_conformance.server.faults import Fault
@@ -77,6 +79,8 @@ def _matrix(command: str, output: Path) -> tuple[dict, str]:
     return report, done.stdout
 
 
+# the two matrices each keep two runs going: on one xdist worker they never compete for the same cores
+@pytest.mark.xdist_group("matrices")
 def test_every_fault_is_detected_on_a_live_target(tmp_path: Path) -> None:
     report, stdout = _matrix("fault-matrix", tmp_path / "fault-matrix.json")
     assert report["live"] and report["undetected"] == [], stdout
@@ -84,6 +88,7 @@ def test_every_fault_is_detected_on_a_live_target(tmp_path: Path) -> None:
     assert report["ok"], stdout
 
 
+@pytest.mark.xdist_group("matrices")
 def test_no_conformant_variant_fails_a_check(tmp_path: Path) -> None:
     report, stdout = _matrix("variant-matrix", tmp_path / "variant-matrix.json")
     assert report["live"] and report["not_clean"] == [], stdout
