@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import re
 import uuid
+import warnings
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -16,8 +18,15 @@ from hypothesis import strategies as st
 
 from session_conformance.contracts import load_contracts
 from session_conformance.server import EmbeddedServer
+from session_conformance.server import trinsic_variants as V
+from session_conformance.server.app import create_app
 from session_conformance.server.faults import all_faults
 from session_conformance.server.state import HOOK_PATH
+from session_conformance.server.variants import all_variants
+
+with warnings.catch_warnings():  # starlette's TestClient warns about httpx, which is what it runs on here
+    warnings.simplefilter("ignore")
+    from starlette.testclient import TestClient
 
 P = "/api/v1/sessions"
 HOSTED_FLOW = ["LaunchBrowser", "CaptureRedirect"]
@@ -619,3 +628,207 @@ def clean_observation() -> list[Any]:
 @pytest.mark.parametrize("fault", TRN_FAULTS)
 def test_each_fault_changes_behaviour(fault: str, clean_observation: list[Any]) -> None:
     assert observe((fault,)) != clean_observation, f"{fault} changed nothing a client can observe"
+
+
+# --- variants: other legitimate readings (trinsic_variants.py) -------------------------------------
+
+
+@contextmanager
+def variant_clients(*variants: str) -> Iterator[tuple[TestClient, TestClient]]:
+    """The app in-process with ``variants`` on: the primary and the other account's clients."""
+    app = create_app(variants=variants)
+    state = app.state.conformance
+    with TestClient(app, base_url="http://testserver") as primary, TestClient(app) as other:
+        primary.headers["Authorization"] = f"Bearer {state.accounts[0].token}"
+        other.headers["Authorization"] = f"Bearer {state.accounts[1].token}"
+        yield primary, other
+
+
+def test_every_trinsic_variant_is_registered_with_a_source() -> None:
+    trn = {name: v for name, v in all_variants().items() if name.startswith("trn-")}
+    assert len(trn) >= 20
+    for variant in trn.values():
+        assert variant.source and variant.description
+        assert all(rule.startswith("TRN-") for rule in variant.rules)
+
+
+def test_variant_unknown_400_and_foreign_403() -> None:
+    with variant_clients(V.UNKNOWN_400, V.FOREIGN_403) as (pri, sec):
+        unknown = pri.get(f"{P}/{uuid.uuid4()}")
+        assert unknown.status_code == 400 and unknown.json()["status"] == 400
+        foreign = sec.post(f"{P}/widget", json={}).json()["sessionId"]
+        for response in (pri.get(f"{P}/{foreign}"), pri.post(f"{P}/{foreign}/cancel")):
+            assert response.status_code == 403
+            assert "session" not in response.json()
+        assert sec.get(f"{P}/{foreign}").json()["session"]["done"] is False
+
+
+def test_variant_wrong_key_400_keeps_unknown_404() -> None:
+    with variant_clients(V.WRONG_KEY_400) as (pri, _):
+        sid = pri.post(f"{P}/widget", json={}).json()["sessionId"]
+        key = finish(pri, sid)
+        assert pri.post(f"{P}/{sid}/results", json={"resultsAccessKey": key + "x"}).status_code == 400
+        assert pri.post(f"{P}/{uuid.uuid4()}/results", json={"resultsAccessKey": key}).status_code == 404
+        assert pri.post(f"{P}/{sid}/results", json={"resultsAccessKey": key}).status_code == 200
+
+
+def _content_session(client: TestClient) -> tuple[str, str]:
+    body = {"provider": "conformance-test-content", "capabilities": ["ShowContent", "PollResult"]}
+    created = client.post(f"{P}/provider/advanced", json=body).json()
+    return created["sessionId"], created["resultCollection"]["resultsAccessKey"]
+
+
+def test_variant_refresh_key_required() -> None:
+    with variant_clients(V.REFRESH_KEY_REQUIRED) as (pri, _):
+        sid, key = _content_session(pri)
+        assert pri.post(f"{P}/{sid}/step/refresh", json={}).status_code == 400
+        assert pri.post(f"{P}/{sid}/step/refresh", json={"resultsAccessKey": key}).status_code == 200
+
+
+def test_variant_redact_204_and_finished_refuses() -> None:
+    with variant_clients(V.REDACT_204, V.FINISHED_REFUSES) as (pri, _):
+        sid = pri.post(f"{P}/widget", json={}).json()["sessionId"]
+        finish(pri, sid)
+        first = pri.post(f"{P}/{sid}/redact")
+        assert first.status_code == 204 and first.content == b""
+        assert pri.post(f"{P}/{sid}/redact").status_code == 400
+        before = pri.get(f"{P}/{sid}").json()["session"]
+        refused = pri.post(f"{P}/{sid}/cancel")
+        assert refused.status_code == 400 and refused.headers["content-type"] == "application/problem+json"
+        assert pri.get(f"{P}/{sid}").json()["session"] == before
+
+
+def test_variant_redact_needs_finished() -> None:
+    with variant_clients(V.REDACT_NEEDS_FINISHED) as (pri, _):
+        sid = pri.post(f"{P}/widget", json={}).json()["sessionId"]
+        assert pri.post(f"{P}/{sid}/redact").status_code == 400
+        assert pri.post(f"{P}/{sid}/cancel").status_code == 200
+        assert pri.post(f"{P}/{sid}/redact").status_code == 200
+        assert pri.post(f"{P}/{sid}/redact").status_code == 200  # repeatable once finished
+
+
+def test_variant_refresh_omitted_and_omit_nulls() -> None:
+    with variant_clients(V.REFRESH_OMITTED, V.OMIT_NULLS) as (pri, _):
+        body = {"provider": "conformance-test", "capabilities": HOSTED_FLOW, "redirectUrl": REDIRECT}
+        created = pri.post(f"{P}/provider/advanced", json=body).json()
+        assert "refresh" not in created["nextStep"]
+        assert "resultsAccessKey" not in created["resultCollection"]
+        assert "errorCode" not in pri.get(f"{P}/{created['sessionId']}").json()["session"]
+        sid, _key = _content_session(pri)  # refreshable content keeps its refresh object
+        assert isinstance(pri.post(f"{P}/{sid}/step/refresh", json={}).json()["nextStep"]["refresh"], dict)
+
+
+def test_variant_upper_case_ids() -> None:
+    with variant_clients(V.UPPER_CASE_IDS) as (pri, _):
+        sid = pri.post(f"{P}/widget", json={}).json()["sessionId"]
+        assert sid == sid.upper() and uuid.UUID(sid)
+        assert pri.get(f"{P}/{sid}").json()["session"]["id"] == sid
+        assert pri.get(f"{P}/{sid.lower()}").status_code == 200
+        key = finish(pri, sid)
+        assert pri.post(f"{P}/{sid}/results", json={"resultsAccessKey": key}).status_code == 200
+
+
+def test_variant_empty_body_is_an_empty_object() -> None:
+    with variant_clients(V.EMPTY_BODY_IS_OBJECT) as (pri, _):
+        assert pri.post(f"{P}/widget", content=b"").status_code == 200
+        assert pri.post(f"{P}/provider/hosted", content=b"").status_code == 400
+        assert pri.post(f"{P}/{uuid.uuid4()}/results", content=b"").status_code == 400  # key still required
+        assert (
+            pri.post(f"{P}/widget", content=b" ", headers={"Content-Type": "application/json"}).status_code
+            == 400
+        )
+
+
+def test_variant_text_plain() -> None:
+    with variant_clients(V.TEXT_PLAIN) as (pri, _):
+        ok = pri.post(f"{P}/widget", json={})
+        bad = pri.get(f"{P}/list", params={"PageSize": 0})
+        for response in (ok, bad):
+            assert response.headers["content-type"].startswith("text/plain")
+            assert isinstance(response.json(), dict)
+
+
+def test_variant_launch_url_absent_only_without_interaction() -> None:
+    nik = {"fullName": "Ada Lovelace", "dateOfBirth": "1815-12-10", "nikIdNumber": "3174012345678901"}
+    with variant_clients(V.LAUNCH_URL_ABSENT) as (pri, _):
+        lookup = pri.post(
+            f"{P}/provider/hosted",
+            json={
+                "provider": "f-indonesia-nik",
+                "redirectUrl": REDIRECT,
+                "providerInput": {"indonesiaNik": nik},
+            },
+        ).json()
+        assert "launchUrl" not in lookup and lookup["sessionId"]
+        hosted = pri.post(
+            f"{P}/provider/hosted", json={"provider": "conformance-test", "redirectUrl": REDIRECT}
+        )
+        assert hosted.json()["launchUrl"].startswith("https://")
+        assert pri.post(f"{P}/widget", json={}).json()["launchUrl"].startswith("https://")
+
+
+def test_variant_query_case_sensitive_and_page_size_25() -> None:
+    with variant_clients(V.QUERY_CASE_SENSITIVE, V.PAGE_SIZE_25) as (pri, _):
+        for _ in range(30):
+            pri.post(f"{P}/widget", json={})
+        assert len(pri.get(f"{P}/list").json()["sessions"]) == 25
+        assert len(pri.get(f"{P}/list", params={"pagesize": 2}).json()["sessions"]) == 25  # not bound
+        assert pri.get(f"{P}/list", params={"pagesize": 0}).status_code == 200  # ignored, not refused
+        assert len(pri.get(f"{P}/list", params={"PageSize": 2}).json()["sessions"]) == 2
+
+
+def test_variant_state_order() -> None:
+    with variant_clients(V.STATE_ORDER) as (pri, _):
+        open_, failed = (pri.post(f"{P}/widget", json={}).json()["sessionId"] for _ in range(2))
+        pri.post(f"{P}/{failed}/cancel")
+        listed = pri.get(f"{P}/list", params={"OrderBy": "State", "OrderDirection": "Ascending"}).json()
+        assert [s["id"] for s in listed["sessions"]] == [failed, open_]
+
+
+def test_variant_detail_quotes_request_and_validation_problem() -> None:
+    with variant_clients(V.DETAIL_QUOTES) as (pri, _):
+        sid = str(uuid.uuid4())
+        assert sid in pri.get(f"{P}/{sid}").json()["detail"]
+        assert "'51'" in pri.get(f"{P}/list", params={"PageSize": 51}).json()["detail"].replace('"', "'")
+    with variant_clients(V.VALIDATION_PROBLEM) as (pri, _):
+        body = pri.get(f"{P}/list", params={"PageSize": 51}).json()
+        assert body["status"] == 400 and "PageSize" in body["errors"] and "traceId" in body
+        assert "detail" not in body
+
+
+def test_variant_extra_properties() -> None:
+    with variant_clients(V.EXTRA_PROPERTIES) as (pri, _):
+        created = pri.post(f"{P}/widget", json={}).json()
+        assert "provider" in pri.get(f"{P}/{created['sessionId']}").json()["session"]
+        key = finish(pri, created["sessionId"])
+        assert created["resultsAccessKey"] == key
+        identity = pri.post(f"{P}/{created['sessionId']}/results", json={"resultsAccessKey": key}).json()
+        assert identity["identityData"]["originatingSubProviderId"]
+
+
+def test_variant_auth_problem_body() -> None:
+    app = create_app(variants=[V.AUTH_PROBLEM])
+    with TestClient(app) as anon:
+        missing = anon.get(f"{P}/list")
+        unknown = anon.get(f"{P}/list", headers={"Authorization": "Bearer nope"})
+    assert (missing.status_code, unknown.status_code) == (401, 403)
+    for response in (missing, unknown):
+        assert "www-authenticate" not in response.headers
+        assert response.json()["status"] == response.status_code
+
+
+def test_variant_no_max_length() -> None:
+    long_url = "https://example.test/" + "r" * 200_000
+    with variant_clients(V.NO_MAX_LENGTH) as (pri, _):
+        assert pri.post(f"{P}/widget", json={"redirectUrl": long_url}).status_code == 200
+    with variant_clients() as (pri, _):
+        assert pri.post(f"{P}/widget", json={"redirectUrl": long_url}).status_code == 400
+
+
+def test_all_variants_together_still_serve_a_lifecycle() -> None:
+    with variant_clients("all") as (pri, _):
+        sid = pri.post(f"{P}/widget", json={}).json()["sessionId"]
+        key = finish(pri, sid)
+        assert pri.post(f"{P}/{sid}/results", json={"resultsAccessKey": key}).json()["identityData"]
+        assert pri.post(f"{P}/{sid}/redact").status_code == 204
+        assert "identityData" not in pri.post(f"{P}/{sid}/results", json={"resultsAccessKey": key}).json()

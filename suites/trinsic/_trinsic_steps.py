@@ -19,14 +19,14 @@ from urllib.parse import urlsplit
 
 from hypothesis import HealthCheck, settings
 
-from session_conformance.verdict import expect
+from session_conformance.verdict import expect, warn
 
 PREFIX = "/api/v1/sessions"
 FINISHED = "trinsic session finished"
-EMBEDDED_PROVIDER = "conformance-test"  # server.state.EMBEDDED_TRINSIC_PROVIDER
-MOBILE_PROVIDER = "conformance-test-mobile"  # DeeplinkToMobile + PollResult
-CONTENT_PROVIDER = "conformance-test-content"  # ShowContent + PollResult, refreshable content
-LOOKUP_PROVIDER = "f-indonesia-nik"  # PollResult only, needs providerInput.indonesiaNik
+LOOKUP_PROVIDER = "f-indonesia-nik"  # a provider the sheet names (3.20); needs providerInput.indonesiaNik
+PROVIDER_OPTION = "--trinsic-provider / CONFORMANCE_TRINSIC_PROVIDER"
+# The media types a Trinsic answer may carry its JSON in (fact sheet 1, A-21), ProblemDetails' own too.
+JSON_MEDIA_TYPES = ("application/json", "text/json", "text/plain", "application/problem+json")
 
 ERROR_CODES = (
     "Internal",
@@ -97,6 +97,11 @@ def parse_time(text: Any) -> datetime | None:
         return datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
         return None
+
+
+def is_json_media_type(content_type: str) -> bool:
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media in JSON_MEDIA_TYPES or (media.startswith("application/") and media.endswith("+json"))
 
 
 def walk_keys(value: Any) -> Iterator[str]:
@@ -349,3 +354,116 @@ def expect_rejected(rule: str, exchange: Any, what: str, statuses: Iterable[int]
 
 def advanced(provider: str, capabilities: list[str], **extra: Any) -> dict[str, Any]:
     return {"provider": provider, "capabilities": capabilities, **extra}
+
+
+def expect_redacted(exchange: Any, rule: str = "TRN-R04") -> None:
+    """Redact succeeded: ``200`` with no body (TRN-R04); ``204`` is tolerated, with a warning (A-10)."""
+    expect(
+        rule,
+        exchange.status in (200, 204),
+        f"Redact Session must answer 200: {shown(exchange)}",
+        evidence=exchange,
+    )
+    warn(
+        rule,
+        exchange.status == 200,
+        f"A-10: Redact Session answered {exchange.status}; the sheet documents 200 with an empty body",
+        evidence=exchange,
+    )
+    expect(
+        rule,
+        not exchange.body.strip(),
+        f"Redact Session's 200 has no body: {shown(exchange)}",
+        evidence=exchange,
+    )
+
+
+def reveals_session(exchange: Any) -> bool:
+    """Whether a refused answer still carries session data (a Session object or its fields)."""
+    try:
+        body = exchange.json()
+    except ValueError:
+        return False
+    keys = set(walk_keys(body))
+    return bool(keys & {"session", "sessions", "identityData", "launchUrl"}) or {"done", "created"} <= keys
+
+
+# --- what the target's providers do, learnt from its own answers -------------------------------------
+
+
+@dataclass(frozen=True)
+class Flow:
+    """A provider's native flow: what an advanced session declaring every capability runs."""
+
+    provider: str
+    launch: str  # nextStep.method
+    collect: str  # resultCollection.method
+    refreshable: bool  # the step came with refresh metadata
+    extra: dict[str, Any]  # request properties the provider needs (providerInput)
+
+    @property
+    def capabilities(self) -> list[str]:
+        """Exactly what this flow needs (TRN-R14), plus RefreshStepContent (not a flow method, TRN-R13)."""
+        return list(dict.fromkeys([self.launch, self.collect, "RefreshStepContent"]))
+
+    @property
+    def hosted_like(self) -> bool:
+        return (self.launch, self.collect) == ("LaunchBrowser", "CaptureRedirect")
+
+
+@dataclass
+class Providers:
+    flows: list[Flow]
+    refused: dict[str, str]  # provider -> the answer that refused the discovery request
+
+    def reason(self, what: str) -> str:
+        tried = ", ".join(
+            [
+                f"{f.provider} ({f.launch}/{f.collect}{', refreshable' if f.refreshable else ''})"
+                for f in self.flows
+            ]
+            + [f"{p} (refused: {why})" for p, why in self.refused.items()]
+        )
+        tried = tried or "none"
+        return f"no configured Trinsic provider {what} (tried: {tried}); give one with {PROVIDER_OPTION}"
+
+
+_DISCOVERED: dict[tuple[str, str], Providers] = {}
+
+
+def discover(client: Any, target: Any) -> Providers:
+    """Each of ``target.trinsic_providers``, asked once per run: an advanced session declaring every
+    capability (and a redirectUrl) shows the provider's native launch and collection methods and whether
+    its step content has refresh metadata. The sheet's lookup provider is tried too, with its input, in
+    case the account has it enabled. A provider whose answer is not a usable 200 is only listed as refused.
+    """
+    cache_key = (str(getattr(target, "base_url", "")), str(getattr(target, "token", "")))
+    if cache_key in _DISCOVERED:
+        return _DISCOVERED[cache_key]
+    trn = Trinsic(client)
+    found = Providers([], {})
+    candidates: list[tuple[str, dict[str, Any]]] = [(p, {}) for p in target.trinsic_providers]
+    if LOOKUP_PROVIDER not in target.trinsic_providers:
+        candidates.append((LOOKUP_PROVIDER, {"providerInput": {"indonesiaNik": VALID_NIK}}))
+    for provider, extra in candidates:
+        exchange = trn.create_advanced(
+            advanced(provider, list(CAPABILITIES), redirectUrl=REDIRECT_URL, **extra)
+        )
+        try:
+            body = exchange.json() if exchange.status == 200 else None
+        except ValueError:
+            body = None
+        step = body.get("nextStep") if isinstance(body, dict) else None
+        collection = body.get("resultCollection") if isinstance(body, dict) else None
+        if (
+            isinstance(step, dict)
+            and isinstance(collection, dict)
+            and step.get("method") in LAUNCH_METHODS
+            and collection.get("method") in COLLECTION_METHODS
+        ):
+            refreshable = isinstance(step.get("refresh"), dict)
+            found.flows.append(Flow(provider, step["method"], collection["method"], refreshable, extra))
+        elif provider in target.trinsic_providers:
+            found.refused[provider] = f"{exchange.status} {exchange.text.strip()[:120]}"
+    _DISCOVERED[cache_key] = found
+    return found

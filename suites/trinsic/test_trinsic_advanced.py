@@ -1,8 +1,10 @@
 """Trinsic Advanced Provider Sessions: capabilities, fallback, steps, refresh (TRN-R13..R23).
 
-Generic checks use the target's provider with the hosted-UI capabilities (which every provider can
-serve, TRN-R16/R17); the checks that need to know a provider's flow use the embedded server's test
-providers and carry ``needs("embedded")``.
+Checks that hold for any provider use the hosted-UI capabilities (which every provider can serve,
+TRN-R16/R17) or a guaranteed gap (capabilities without any result-collection method). Checks that
+need to know a provider's flow learn it from the target itself (``_trinsic_steps.discover``: an
+advanced session declaring every capability shows each configured provider's native flow), and skip,
+naming ``--trinsic-provider``, when no configured provider has the flow they need.
 """
 
 from __future__ import annotations
@@ -11,19 +13,15 @@ from typing import Any
 
 import pytest
 from _trinsic_steps import (
-    CAPABILITIES,
     COLLECTION_METHODS,
-    CONTENT_PROVIDER,
-    EMBEDDED_PROVIDER,
     HOSTED_FLOW,
     LAUNCH_METHODS,
-    LOOKUP_PROVIDER,
-    MOBILE_PROVIDER,
     REDIRECT_URL,
-    VALID_NIK,
     Created,
+    Flow,
     Trinsic,
     advanced,
+    discover,
     expect_rejected,
     has_uri_scheme,
     is_absolute_url,
@@ -32,14 +30,19 @@ from _trinsic_steps import (
     shown,
 )
 
-from session_conformance.verdict import expect
+from session_conformance.verdict import expect, warn
 
-MOBILE_FLOW = ["DeeplinkToMobile", "PollResult"]
-CONTENT_FLOW = ["ShowContent", "PollResult", "RefreshStepContent"]
+# Capabilities without any result-collection method: a gap whatever the provider's flow (TRN-R13/R15).
+NO_COLLECTION = ["LaunchBrowser", "DeeplinkToMobile", "ShowContent", "RefreshStepContent"]
 
 
-def _provider(target: Any) -> str:
-    return getattr(target, "trinsic_provider", None) or EMBEDDED_PROVIDER
+def _flows(client: Any, target: Any) -> list[Flow]:
+    return discover(client, target).flows
+
+
+def _exact(flow: Flow, **extra: Any) -> dict[str, Any]:
+    """An advanced request declaring exactly the flow's capabilities, with the provider's own input."""
+    return advanced(flow.provider, flow.capabilities, **{**flow.extra, **extra})
 
 
 def _methods(created: Created) -> tuple[Any, Any, dict[str, Any]]:
@@ -96,9 +99,15 @@ def check_step(step: dict[str, Any], *, evidence: Any = None) -> None:
             f"ShowContent content must be text to display, got {content!r}",
             evidence=evidence,
         )
-    refresh = step.get("refresh")
+    refresh = step.get("refresh")  # A-16: absent is read as null
     if refresh is None:
         return
+    expect(
+        "TRN-R21",
+        isinstance(refresh, dict),
+        f"refresh must be an object or null: {refresh!r}",
+        evidence=evidence,
+    )
     expires, after = parse_time(refresh.get("expiresAt")), parse_time(refresh.get("refreshAfter"))
     ttl = refresh.get("timeToLiveSeconds")
     expect(
@@ -140,53 +149,38 @@ def check_collection(collection: dict[str, Any], *, evidence: Any = None) -> Non
         )
 
 
-# --- generic -----------------------------------------------------------------------------------------
+# --- any provider -------------------------------------------------------------------------------------
 
 
 @pytest.mark.rules("TRN-R16", "TRN-R17", "TRN-R20", "TRN-R23", "TRN-R37")
 @pytest.mark.needs("writes", "trinsic_provider")
 def test_hosted_ui_capabilities_always_work(client: Any, target: Any) -> None:
-    """Any provider, the hosted-UI capabilities and fallback: LaunchBrowser + CaptureRedirect."""
-    body = advanced(_provider(target), HOSTED_FLOW, redirectUrl=REDIRECT_URL, fallbackToHostedUI=True)
-    exchange = Trinsic(client).create_advanced(body)
-    expect(
-        "TRN-R16",
-        exchange.status == 200,
-        f"with fallbackToHostedUI the hosted UI covers every gap, yet: {shown(exchange)}",
-        evidence=exchange,
-    )
-    launch, collect, _ = _methods(Trinsic(client).created(exchange, "Create Advanced Provider Session"))
-    expect(
-        "TRN-R17",
-        (launch, collect) == ("LaunchBrowser", "CaptureRedirect"),
-        f"with only LaunchBrowser/CaptureRedirect declared the flow must be those, got {launch}/{collect}",
-        evidence=exchange,
-    )
-
-
-@pytest.mark.rules("TRN-R13", "TRN-R20", "TRN-R21", "TRN-R23")
-@pytest.mark.needs("writes", "trinsic_provider")
-def test_steps_use_declared_capabilities(client: Any, target: Any) -> None:
-    """Everything declared, no fallback: the step and result collection are among the declared ones."""
-    exchange = Trinsic(client).create_advanced(
-        advanced(_provider(target), list(CAPABILITIES), redirectUrl=REDIRECT_URL)
-    )
-    if exchange.status == 400:
-        pytest.skip(f"the provider needs input this generic check cannot give: {shown(exchange)}")
-    launch, collect, _ = _methods(Trinsic(client).created(exchange, "Create Advanced Provider Session"))
-    expect(
-        "TRN-R13",
-        launch in CAPABILITIES and collect in CAPABILITIES,
-        f"{launch}/{collect} are not declared capabilities",
-        evidence=exchange,
-    )
+    """Every configured provider, the hosted-UI capabilities and fallback: LaunchBrowser + CaptureRedirect."""
+    trn = Trinsic(client)
+    for provider in target.trinsic_providers:
+        body = advanced(provider, HOSTED_FLOW, redirectUrl=REDIRECT_URL, fallbackToHostedUI=True)
+        exchange = trn.create_advanced(body)
+        expect(
+            "TRN-R16",
+            exchange.status == 200,
+            f"{provider}: with fallbackToHostedUI the hosted UI covers every gap, yet: {shown(exchange)}",
+            evidence=exchange,
+        )
+        launch, collect, _ = _methods(trn.created(exchange, "Create Advanced Provider Session"))
+        expect(
+            "TRN-R17",
+            (launch, collect) == ("LaunchBrowser", "CaptureRedirect"),
+            f"{provider}: with only LaunchBrowser/CaptureRedirect declared the flow must be those, "
+            f"got {launch}/{collect}",
+            evidence=exchange,
+        )
 
 
 @pytest.mark.rules("TRN-R18")
 @pytest.mark.needs("writes", "trinsic_provider")
 def test_fallback_needs_redirect_url_and_hosted_capabilities(client: Any, target: Any) -> None:
     trn = Trinsic(client)
-    provider = _provider(target)
+    provider = target.trinsic_provider
     for label, body in (
         ("without redirectUrl", advanced(provider, HOSTED_FLOW, fallbackToHostedUI=True)),
         (
@@ -212,125 +206,143 @@ def test_fallback_needs_redirect_url_and_hosted_capabilities(client: Any, target
         expect_rejected("TRN-R18", trn.create_advanced(body), f"fallbackToHostedUI {label}")
 
 
-# --- the embedded server's providers -----------------------------------------------------------------
-
-
-@pytest.mark.rules("TRN-R13", "TRN-R14", "TRN-R20", "TRN-R23")
-@pytest.mark.needs("writes", "embedded")
-def test_native_flows(client: Any) -> None:
-    """Redirect flow: LaunchBrowser + CaptureRedirect; mobile flow: DeeplinkToMobile + PollResult."""
+@pytest.mark.rules("TRN-R15")
+@pytest.mark.needs("writes", "trinsic_provider")
+def test_capability_gap_without_fallback_is_refused(client: Any, target: Any) -> None:
+    """No result-collection method declared: a gap for every provider, refused without fallback."""
     trn = Trinsic(client)
-    cases = (
-        (
-            advanced(EMBEDDED_PROVIDER, HOSTED_FLOW, redirectUrl=REDIRECT_URL),
-            ("LaunchBrowser", "CaptureRedirect"),
-        ),
-        (advanced(MOBILE_PROVIDER, MOBILE_FLOW), ("DeeplinkToMobile", "PollResult")),
-        (
-            advanced(MOBILE_PROVIDER, list(CAPABILITIES), redirectUrl=REDIRECT_URL),
-            ("DeeplinkToMobile", "PollResult"),
-        ),
-        (advanced(CONTENT_PROVIDER, CONTENT_FLOW), ("ShowContent", "PollResult")),
-        (
-            advanced(LOOKUP_PROVIDER, ["PollResult"], providerInput={"indonesiaNik": VALID_NIK}),
-            ("PollResult", "PollResult"),
-        ),
-    )
-    for body, flow in cases:
-        created = trn.new_advanced(body)
+    for provider in target.trinsic_providers:
+        for label, extra in (
+            ("fallbackToHostedUI absent", {}),
+            ("fallbackToHostedUI false", {"fallbackToHostedUI": False}),
+        ):
+            body = advanced(provider, NO_COLLECTION, redirectUrl=REDIRECT_URL, **extra)
+            expect_rejected(
+                "TRN-R15",
+                trn.create_advanced(body),
+                f"{provider} with {NO_COLLECTION} (no result-collection method), {label}",
+            )
+
+
+# --- providers by their native flow (learnt from the target) ------------------------------------------
+
+
+@pytest.mark.rules("TRN-R13", "TRN-R14", "TRN-R20", "TRN-R21", "TRN-R23")
+@pytest.mark.needs("writes", "trinsic_provider")
+def test_native_flows(client: Any, target: Any) -> None:
+    """Each provider's flow (seen with every capability declared) runs again when exactly its own
+    capabilities are declared, and the step and result collection are among the declared ones."""
+    flows = _flows(client, target)
+    if not flows:
+        pytest.skip(discover(client, target).reason("creates an advanced session with every capability"))
+    trn = Trinsic(client)
+    for flow in flows:
+        body = _exact(flow, redirectUrl=REDIRECT_URL)
+        exchange = trn.create_advanced(body)
+        expect(
+            "TRN-R14",
+            exchange.status == 200,
+            f"{flow.provider} runs {flow.launch}/{flow.collect} when everything is declared, so declaring "
+            f"exactly {flow.capabilities} must be enough: {shown(exchange)}",
+            evidence=exchange,
+        )
+        created = trn.created(exchange, "Create Advanced Provider Session")
         launch, collect, _ = _methods(created)
         declared = set(body["capabilities"])
         expect(
             "TRN-R13",
             launch in declared and collect in declared,
-            f"{body['provider']}: {launch}/{collect} not among the declared {sorted(declared)}",
+            f"{flow.provider}: {launch}/{collect} not among the declared {sorted(declared)}",
             evidence=created.exchange,
         )
         expect(
             "TRN-R14",
-            (launch, collect) == flow,
-            f"{body['provider']} with {sorted(declared)} must run {'/'.join(flow)}, got {launch}/{collect}",
+            (launch, collect) == (flow.launch, flow.collect),
+            f"{flow.provider} with {sorted(declared)} must run {flow.launch}/{flow.collect}, "
+            f"got {launch}/{collect}",
             evidence=created.exchange,
         )
 
 
-@pytest.mark.rules("TRN-R15")
-@pytest.mark.needs("writes", "embedded")
-def test_capability_gap_without_fallback_is_refused(client: Any) -> None:
-    trn = Trinsic(client)
-    for label, body in (
-        (
-            "mobile provider, browser capabilities",
-            advanced(MOBILE_PROVIDER, HOSTED_FLOW, redirectUrl=REDIRECT_URL),
-        ),
-        ("mobile provider, no PollResult", advanced(MOBILE_PROVIDER, ["DeeplinkToMobile"])),
-        ("content provider, no ShowContent", advanced(CONTENT_PROVIDER, ["PollResult"])),
-        (
-            "redirect provider, no CaptureRedirect",
-            advanced(
-                EMBEDDED_PROVIDER,
-                ["LaunchBrowser", "PollResult"],
-                redirectUrl=REDIRECT_URL,
-                fallbackToHostedUI=False,
-            ),
-        ),
-        ("lookup provider without its input", advanced(LOOKUP_PROVIDER, ["PollResult"])),
-    ):
-        expect_rejected("TRN-R15", trn.create_advanced(body), f"a capability gap ({label}) without fallback")
-
-
 @pytest.mark.rules("TRN-R16", "TRN-R17")
-@pytest.mark.needs("writes", "embedded")
-def test_fallback_covers_gaps_with_the_hosted_ui(client: Any) -> None:
+@pytest.mark.needs("writes", "trinsic_provider")
+def test_fallback_covers_gaps_with_the_hosted_ui(client: Any, target: Any) -> None:
+    """A provider whose own flow is not the hosted one, offered only the hosted-UI capabilities."""
+    flows = [f for f in _flows(client, target) if not f.hosted_like]
+    if not flows:
+        pytest.skip(
+            discover(client, target).reason("has a native flow other than LaunchBrowser/CaptureRedirect")
+        )
     trn = Trinsic(client)
-    for label, body in (
-        ("mobile provider", advanced(MOBILE_PROVIDER, HOSTED_FLOW)),
-        ("content provider", advanced(CONTENT_PROVIDER, [*HOSTED_FLOW, "PollResult"])),
-        ("lookup provider without its input", advanced(LOOKUP_PROVIDER, [*HOSTED_FLOW, "PollResult"])),
-    ):
-        exchange = trn.create_advanced({**body, "redirectUrl": REDIRECT_URL, "fallbackToHostedUI": True})
-        expect(
-            "TRN-R16",
-            exchange.status == 200,
-            f"fallbackToHostedUI must cover the gap ({label}): {shown(exchange)}",
-            evidence=exchange,
-        )
-        launch, collect, _ = _methods(trn.created(exchange, "Create Advanced Provider Session"))
-        expect(
-            "TRN-R17",
-            (launch, collect) == ("LaunchBrowser", "CaptureRedirect"),
-            f"on fallback ({label}) the flow must be LaunchBrowser/CaptureRedirect, got {launch}/{collect}",
-            evidence=exchange,
-        )
+    for flow in flows:
+        for label, capabilities in (
+            ("only the hosted-UI capabilities", HOSTED_FLOW),
+            ("the hosted-UI capabilities and the flow's collection", [*HOSTED_FLOW, flow.collect]),
+        ):
+            body = advanced(flow.provider, capabilities, redirectUrl=REDIRECT_URL, fallbackToHostedUI=True)
+            exchange = trn.create_advanced(body)
+            expect(
+                "TRN-R16",
+                exchange.status == 200,
+                f"fallbackToHostedUI must cover the gap ({flow.provider}, {label}): {shown(exchange)}",
+                evidence=exchange,
+            )
+            launch, collect, _ = _methods(trn.created(exchange, "Create Advanced Provider Session"))
+            if launch == flow.launch and flow.launch in capabilities:
+                continue  # the declared capabilities covered the provider's own flow: no fallback happened
+            expect(
+                "TRN-R17",
+                (launch, collect) == ("LaunchBrowser", "CaptureRedirect"),
+                f"on fallback ({flow.provider}, {label}) the flow must be LaunchBrowser/CaptureRedirect, "
+                f"got {launch}/{collect}",
+                evidence=exchange,
+            )
 
 
 @pytest.mark.rules("TRN-R19")
-@pytest.mark.needs("writes", "embedded")
-def test_redirect_provider_needs_redirect_url(client: Any) -> None:
+@pytest.mark.needs("writes", "trinsic_provider")
+def test_redirect_provider_needs_redirect_url(client: Any, target: Any) -> None:
+    flows = _flows(client, target)
+    redirect = [f for f in flows if f.collect == "CaptureRedirect"]
+    if not redirect:
+        pytest.skip(discover(client, target).reason("has a redirect-based (CaptureRedirect) flow"))
     trn = Trinsic(client)
-    expect_rejected(
-        "TRN-R19",
-        trn.create_advanced(advanced(EMBEDDED_PROVIDER, HOSTED_FLOW)),
-        "a redirect-based provider without redirectUrl",
-    )
-    trn.new_advanced(advanced(EMBEDDED_PROVIDER, HOSTED_FLOW, redirectUrl=REDIRECT_URL))  # the control
-    trn.new_advanced(advanced(MOBILE_PROVIDER, MOBILE_FLOW))  # a polling flow needs no redirect URL
+    for flow in redirect:
+        trn.new_advanced(_exact(flow, redirectUrl=REDIRECT_URL))  # the control: valid with its redirectUrl
+        expect_rejected(
+            "TRN-R19",
+            trn.create_advanced(_exact(flow)),
+            f"{flow.provider} (redirect based) without redirectUrl",
+        )
+    for flow in (f for f in flows if f.collect == "PollResult"):
+        exchange = trn.create_advanced(_exact(flow))
+        warn(
+            "TRN-R19",
+            exchange.status == 200,
+            f"{flow.provider} collects by polling, yet is refused without redirectUrl (optional in the "
+            f"schema): {shown(exchange)}",
+            evidence=exchange,
+        )
 
 
 @pytest.mark.rules("TRN-R21", "TRN-R22")
-@pytest.mark.needs("writes", "embedded")
-def test_refresh_step_content(client: Any) -> None:
-    """The content provider's step expires; refreshing gives new content and later refresh times."""
+@pytest.mark.needs("writes", "trinsic_provider")
+def test_refresh_step_content(client: Any, target: Any) -> None:
+    """A provider whose step content expires: refreshing gives new content and later refresh times."""
+    flows = [f for f in _flows(client, target) if f.refreshable]
+    if not flows:
+        pytest.skip(discover(client, target).reason("has step content with refresh metadata"))
+    flow = flows[0]
     trn = Trinsic(client)
-    created = trn.new_advanced(advanced(CONTENT_PROVIDER, CONTENT_FLOW))
+    created = trn.new_advanced(_exact(flow, redirectUrl=REDIRECT_URL))
     _, _, step = _methods(created)
     expect(
         "TRN-R21",
         step.get("refresh") is not None,
-        f"the content provider's ShowContent step expires, so refresh must be set: {step!r}",
+        f"{flow.provider}'s step came with refresh metadata before, so refresh must be set: {step!r}",
         evidence=created.exchange,
     )
-    key = created.body["resultCollection"]["resultsAccessKey"]
+    key = created.body["resultCollection"].get("resultsAccessKey")
     for _ in range(2):
         exchange = trn.refresh(created.session_id, key)
         expect(

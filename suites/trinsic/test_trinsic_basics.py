@@ -11,8 +11,10 @@ from _trinsic_steps import (
     PREFIX,
     REDIRECT_URL,
     Trinsic,
+    expect_redacted,
     expect_rejected,
     hypothesis_settings,
+    is_json_media_type,
     json_of,
     problem_body,
     shown,
@@ -20,7 +22,7 @@ from _trinsic_steps import (
 from hypothesis import given
 from hypothesis import strategies as st
 
-from session_conformance.verdict import expect
+from session_conformance.verdict import expect, warn
 
 BODY_PATHS = (f"{PREFIX}/widget", f"{PREFIX}/provider/hosted", f"{PREFIX}/provider/advanced")
 
@@ -83,10 +85,11 @@ def test_bad_requests_carry_problem_details(client: Any) -> None:
             f"a 400 must carry ProblemDetails: {shown(exchange)}",
             evidence=exchange,
         )
-        expect(
+        warn(  # the body is JSON whatever the type; the documented types are JSON ones and text/plain
             "TRN-R03",
-            "json" in exchange.content_type.lower(),
-            f"ProblemDetails must be JSON, got Content-Type {exchange.content_type!r}",
+            is_json_media_type(exchange.content_type),
+            f"ProblemDetails came with Content-Type {exchange.content_type!r}, none of the documented "
+            "JSON types or text/plain",
             evidence=exchange,
         )
 
@@ -105,19 +108,7 @@ def test_successful_calls_answer_200_and_redact_has_no_body(client: Any) -> None
             f"the 200 body must be the model: {shown(exchange)}",
             evidence=exchange,
         )
-    exchange = trn.redact(created.session_id)
-    expect(
-        "TRN-R04",
-        exchange.status == 200,
-        f"Redact Session must answer 200: {shown(exchange)}",
-        evidence=exchange,
-    )
-    expect(
-        "TRN-R04",
-        not exchange.body.strip(),
-        f"Redact Session's 200 has no body: {shown(exchange)}",
-        evidence=exchange,
-    )
+    expect_redacted(trn.redact(created.session_id))
 
 
 MALFORMED: list[tuple[str, bytes, str]] = [
@@ -151,6 +142,14 @@ MALFORMED: list[tuple[str, bytes, str]] = [
 ]
 
 
+# Bodies that a legitimate reading may accept where a create needs nothing else (the widget's every
+# property is optional): what the suite then requires is only "never a 5xx".
+MAY_BE_ACCEPTED = {
+    "an empty body": "A-20: a zero-length body may bind as {}",
+    "an oversize string": "no maximum length is documented for these strings",
+}
+
+
 @pytest.mark.rules("TRN-X01")
 @pytest.mark.needs("writes")
 @pytest.mark.parametrize("label,body,content_type", MALFORMED, ids=[m[0] for m in MALFORMED])
@@ -158,6 +157,21 @@ def test_malformed_bodies_are_a_4xx_problem(client: Any, label: str, body: bytes
     for path in BODY_PATHS:
         headers = {"Content-Type": content_type} if content_type else {}
         exchange = client.request("POST", path, content=body, headers=headers)
+        expect(
+            "TRN-X01",
+            exchange.status < 500,
+            f"POST {path} with {label} answered a server error: {shown(exchange)}",
+            evidence=exchange,
+        )
+        if label in MAY_BE_ACCEPTED and exchange.status == 200:
+            warn(
+                "TRN-X01",
+                label != "an empty body",
+                f"POST {path} with {label} created a session ({MAY_BE_ACCEPTED[label]}); the suite reads "
+                f"a missing body as invalid (400): {shown(exchange)}",
+                evidence=exchange,
+            )
+            continue
         expect(
             "TRN-X01",
             400 <= exchange.status < 500,

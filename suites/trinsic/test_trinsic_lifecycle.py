@@ -10,9 +10,9 @@ import uuid
 from typing import Any
 
 import pytest
-from _trinsic_steps import Trinsic, check_session, finish, json_of, shown
+from _trinsic_steps import Trinsic, check_session, expect_redacted, finish, json_of, problem_body, shown
 
-from session_conformance.verdict import expect
+from session_conformance.verdict import expect, warn
 
 
 def _results(trn: Trinsic, session_id: str, key: str) -> dict[str, Any]:
@@ -100,19 +100,33 @@ def test_wrong_results_access_key_reveals_nothing(client: Any, provider_state: A
 
 
 @pytest.mark.rules("TRN-R24")
-@pytest.mark.needs("writes", "provider_state", "embedded")
+@pytest.mark.needs("writes", "provider_state")
 def test_wrong_key_and_unknown_session_look_the_same(client: Any, provider_state: Any) -> None:
-    """Project choice (A-01/A-03): both are the same 404 ProblemDetails, so a key cannot be probed."""
+    """The suite's reading (A-01/A-03): a wrong key answers like an unknown session, so that a session ID
+    cannot be probed with guessed keys. Undocumented, hence a warning; both must be refused (TRN-R24)."""
     trn = Trinsic(client)
     created = trn.new_widget()
     key = finish(provider_state, created.session_id, success=True)
     wrong = trn.results(created.session_id, key + "x")
-    unknown = trn.results(str(uuid.uuid4()), key)
-    expect(
+    unknown_id = str(uuid.uuid4())
+    unknown = trn.results(unknown_id, key)
+    for exchange in (wrong, unknown):
+        expect(
+            "TRN-R24",
+            400 <= exchange.status < 500 and "identityData" not in exchange.text,
+            f"results with a wrong key or for an unknown session must be refused: {shown(exchange)}",
+            evidence=exchange,
+        )
+    wrong_problem, unknown_problem = problem_body(wrong) or {}, problem_body(unknown) or {}
+    same = wrong.status == unknown.status and {
+        k: v for k, v in wrong_problem.items() if k not in ("detail", "traceId", "instance")
+    } == {k: v for k, v in unknown_problem.items() if k not in ("detail", "traceId", "instance")}
+    warn(
         "TRN-R24",
-        wrong.status == unknown.status == 404 and wrong.body == unknown.body,
-        f"a wrong key must answer exactly like an unknown session: {shown(wrong)} vs {shown(unknown)}",
-        evidence=wrong,
+        same,
+        f"A-03: a wrong key answers differently from an unknown session (a key oracle): {shown(wrong)} vs "
+        f"{shown(unknown)}",
+        evidence=[wrong, unknown],
     )
 
 
@@ -200,27 +214,38 @@ def test_cancel_ends_the_session(client: Any) -> None:
         )
 
 
-@pytest.mark.rules("TRN-R29")
-@pytest.mark.needs("writes", "provider_state", "embedded")
+@pytest.mark.rules("TRN-R25", "TRN-R29")
+@pytest.mark.needs("writes", "provider_state")
 def test_cancel_after_the_end_changes_nothing(client: Any, provider_state: Any) -> None:
-    """Project choice (A-11): cancelling a finished session is a 200 no-op."""
+    """A-11: cancelling a finished session may be a 200 no-op or a 400 refusal; either way the session,
+    being in a terminal state (TRN-R25), keeps its outcome."""
     trn = Trinsic(client)
-    created = trn.new_widget()
-    finish(provider_state, created.session_id, success=True)
-    before = trn.session(created.session_id)
-    exchange = trn.cancel(created.session_id)
-    expect(
-        "TRN-R29",
-        exchange.status == 200,
-        f"cancel of a finished session: {shown(exchange)}",
-        evidence=exchange,
-    )
-    expect(
-        "TRN-R29",
-        trn.session(created.session_id) == before,
-        f"cancel changed a finished session: {before!r} -> {trn.session(created.session_id)!r}",
-        evidence=exchange,
-    )
+    for success in (True, False):
+        created = trn.new_widget()
+        finish(provider_state, created.session_id, success=success)
+        before = trn.session(created.session_id)
+        exchange = trn.cancel(created.session_id)
+        expect(
+            "TRN-R29",
+            exchange.status in (200, 400),
+            f"cancel of a finished session must be a 200 no-op or a 400 refusal (A-11): {shown(exchange)}",
+            evidence=exchange,
+        )
+        if exchange.status == 400:
+            expect(
+                "TRN-R03",
+                problem_body(exchange) is not None,
+                f"the 400 must carry ProblemDetails: {shown(exchange)}",
+                evidence=exchange,
+            )
+        after = trn.session(created.session_id)
+        expect(
+            "TRN-R25",
+            {k: after.get(k) for k in ("done", "success", "errorCode")}
+            == {k: before.get(k) for k in ("done", "success", "errorCode")},
+            f"cancel changed a finished session: {before!r} -> {after!r}",
+            evidence=exchange,
+        )
 
 
 @pytest.mark.rules("TRN-R33", "TRN-R36")
@@ -234,13 +259,7 @@ def test_redaction_removes_identity_data_for_good(client: Any, provider_state: A
         _results(trn, created.session_id, key).get("identityData") is not None,
         "a successful session's results carry identityData before redaction",
     )
-    exchange = trn.redact(created.session_id)
-    expect(
-        "TRN-R04",
-        exchange.status == 200,
-        f"Redact Session must answer 200: {shown(exchange)}",
-        evidence=exchange,
-    )
+    expect_redacted(trn.redact(created.session_id))
     first = _results(trn, created.session_id, key)
     expect(
         "TRN-R36",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import secrets
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -19,8 +20,11 @@ from starlette.routing import Route
 
 from session_conformance.server import trinsic_faults as F
 from session_conformance.server import trinsic_providers as P
+from session_conformance.server import trinsic_variants as V
 from session_conformance.server.state import EMBEDDED_TRINSIC_PROVIDER, Account, ServerState
 from session_conformance.server.trinsic_http import (
+    MAX_STRING,
+    STRING_LIMIT,
     Invalid,
     check_string_fields,
     json_response,
@@ -29,6 +33,7 @@ from session_conformance.server.trinsic_http import (
     opt_str,
     opt_str_list,
     parse_json_object,
+    quoted,
     read_body,
     req_str,
     unauthorized,
@@ -56,6 +61,7 @@ ERROR_CODES = (
 ORDERINGS = ("Created", "Updated", "State")
 DIRECTIONS = ("Ascending", "Descending")
 MAX_PAGE_SIZE = 50
+DEFAULT_PAGE_SIZE_25 = 25  # the default PageSize of the trn-page-size-25 variant (A-05)
 MAX_PAGE = 2**31 - 1
 
 Handler = Callable[[Request, Account, AccountSessions], Awaitable[Response]]
@@ -83,14 +89,27 @@ def _session_json(state: ServerState, session: TrinsicSession, *, in_list: bool 
     out = session.to_json()
     if in_list and out["errorCode"] == "Canceled" and F.UNKNOWN_ENUM_VALUE in state.faults:
         out["errorCode"] = "CANCELED"
+    if V.OMIT_NULLS in state.variants and out["errorCode"] is None:
+        del out["errorCode"]  # A-15: optional and nullable, so absent is as good as null
+    if V.EXTRA_PROPERTIES in state.variants:
+        out["provider"] = session.provider  # an undocumented property a newer API might add
     return out
 
 
-def _identity(provider: str) -> dict[str, Any]:
+def _step_json(state: ServerState, step: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The IntegrationStep as sent: A-16 lets a server leave out a null ``refresh``."""
+    if step is None or step.get("refresh") is not None or V.REFRESH_OMITTED not in state.variants:
+        return step
+    return {key: value for key, value in step.items() if key != "refresh"}
+
+
+def _identity(state: ServerState, provider: str) -> dict[str, Any]:
     """Verified identity data of a finished session: a fixed, clearly fictional person."""
     key = secrets.token_urlsafe(12)
+    extra = {"originatingSubProviderId": f"{provider}-sub"} if V.EXTRA_PROPERTIES in state.variants else {}
     return {
         "originatingProviderId": provider,
+        **extra,
         "person": {
             "givenName": "Ada",
             "familyName": "Lovelace",
@@ -171,21 +190,46 @@ def _endpoint(state: ServerState, handler: Handler) -> Callable[[Request], Await
             if F.AUTH_NOT_ENFORCED in state.faults:
                 account = primary
             elif F.AUTH_WRONG_STATUS in state.faults:
-                return problem(400, "bad request")
+                return _served(state, problem(400, "bad request"))
             else:
-                return unauthorized(bool(header))
+                return _served(
+                    state, unauthorized(bool(header), problem_body=V.AUTH_PROBLEM in state.variants)
+                )
+        limit = STRING_LIMIT.set(None if V.NO_MAX_LENGTH in state.variants else MAX_STRING)
         try:
-            return await handler(request, account, store.of(account.token))
+            response = await handler(request, account, store.of(account.token))
         except Invalid as exc:
             if exc.status == 400 and F.PROBLEM_PLAIN_TEXT in state.faults:
                 return Response(exc.detail, status_code=400, media_type="text/plain")
-            return problem(exc.status, exc.detail)
+            response = _problem_of(state, exc)
+        finally:
+            STRING_LIMIT.reset(limit)
+        return _served(state, response)
 
     return endpoint
 
 
+def _problem_of(state: ServerState, exc: Invalid) -> Response:
+    detail = exc.detail
+    if exc.quote is not None and V.DETAIL_QUOTES in state.variants:
+        detail = f"{detail} (got {quoted(exc.quote)})"
+    if exc.status == 400 and V.VALIDATION_PROBLEM in state.variants:
+        return _problem(400, detail, errors={exc.field: [detail]})
+    return problem(exc.status, detail)
+
+
+def _served(state: ServerState, response: Response) -> Response:
+    """A-21: the JSON body served as ``text/plain`` (one of the documented Accept types)."""
+    media = (response.headers.get("content-type") or "").split(";", 1)[0]
+    if V.TEXT_PLAIN in state.variants and media in ("application/json", "application/problem+json"):
+        response.headers["content-type"] = "text/plain; charset=utf-8"
+    return response
+
+
 async def _json_body(state: ServerState, request: Request) -> dict[str, Any]:
     raw = await read_body(request)
+    if not raw and V.EMPTY_BODY_IS_OBJECT in state.variants:
+        return {}  # A-20: a missing body binds as an empty model; the required fields are then missing
     if not raw.strip():
         raise Invalid(400, "a non-empty request body is required")
     try:
@@ -196,16 +240,35 @@ async def _json_body(state: ServerState, request: Request) -> dict[str, Any]:
         raise
 
 
+def _session_id(state: ServerState, raw: str) -> str:
+    """A-17 variant: IDs are upper-case UUIDs and, like a .NET Guid, match whatever their case."""
+    return raw.upper() if V.UPPER_CASE_IDS in state.variants else raw
+
+
+def _not_found(state: ServerState, session_id: str, *, wrong_key: bool = False) -> Invalid:
+    """Unknown session (A-01), wrong results access key (A-03): 404 unless a variant says 400."""
+    variant = V.WRONG_KEY_400 if wrong_key else V.UNKNOWN_400
+    return Invalid(400 if variant in state.variants else 404, NOT_FOUND, quote=session_id, field="sessionId")
+
+
 def _find(
     state: ServerState, sessions: AccountSessions, session_id: str, foreign_fault: str | None = None
 ) -> TrinsicSession:
-    session = sessions.get(session_id)
-    if session is None and foreign_fault is not None and foreign_fault in state.faults:
+    key = _session_id(state, session_id)
+    session = sessions.get(key)
+    if session is None and (
+        V.FOREIGN_403 in state.variants or (foreign_fault is not None and foreign_fault in state.faults)
+    ):
         store = _store(state)
+        foreign = None
         for account in state.accounts:
-            session = session or store.of(account.token).get(session_id)
+            foreign = foreign or store.of(account.token).get(key)
+        if foreign is not None and foreign_fault is not None and foreign_fault in state.faults:
+            return foreign
+        if foreign is not None:  # A-24 variant: the session exists, but not for this caller
+            raise Invalid(403, "The session belongs to another account.", quote=session_id, field="sessionId")
     if session is None:
-        raise Invalid(404, NOT_FOUND)
+        raise _not_found(state, session_id)
     return session
 
 
@@ -217,6 +280,8 @@ def _new_session(
     state: ServerState, sessions: AccountSessions, kind: str, provider: str | None
 ) -> TrinsicSession:
     session_id = secrets.token_hex(16) if F.NON_UUID_SESSION_ID in state.faults else None
+    if V.UPPER_CASE_IDS in state.variants:
+        session_id = (session_id or str(uuid.uuid4())).upper()
     session = sessions.create(kind, provider, session_id=session_id)
     if F.UPDATED_BEFORE_CREATED in state.faults:
         session.updated = session.created - 1
@@ -226,7 +291,9 @@ def _new_session(
 def _provider(provider_id: str) -> P.Provider:
     provider = P.PROVIDERS.get(provider_id)
     if provider is None:
-        raise Invalid(400, "provider is not a provider enabled for this account")
+        raise Invalid(
+            400, "provider is not a provider enabled for this account", quote=provider_id, field="provider"
+        )
     return provider
 
 
@@ -253,6 +320,7 @@ def _launch_url(kind: str) -> str:
 def routes(state: ServerState) -> list[Route]:
     validator = BodyValidator.for_state(state)
     faults = state.faults
+    variants = state.variants
 
     async def create_widget(request: Request, account: Account, sessions: AccountSessions) -> Response:
         body = await _json_body(state, request)
@@ -277,7 +345,10 @@ def routes(state: ServerState) -> list[Route]:
         session.launch_url = _launch_url("widget")
         if F.WIDGET_LAUNCH_URL_NOT_URL in faults:
             session.launch_url = "widget:" + secrets.token_urlsafe(24)
-        return _created(state, {"sessionId": session.id, "launchUrl": session.launch_url})
+        payload = {"sessionId": session.id, "launchUrl": session.launch_url}
+        if V.EXTRA_PROPERTIES in variants:
+            payload["resultsAccessKey"] = session.results_access_key  # as SDK 2.0.0 has it
+        return _created(state, payload)
 
     async def create_hosted(request: Request, account: Account, sessions: AccountSessions) -> Response:
         body = await _json_body(state, request)
@@ -287,12 +358,22 @@ def routes(state: ServerState) -> list[Route]:
             opt_str(body, "redirectUrl")
         else:
             req_str(body, "redirectUrl")
-        _check_provider_input(state, body)
+        provider_input = _check_provider_input(state, body)
         session = _new_session(state, sessions, "hosted", provider.id)
         session.launch_url = _launch_url("hosted")
         if F.HOSTED_LAUNCH_URL_RELATIVE in faults:
             session.launch_url = session.launch_url.removeprefix(LAUNCH_BASE)
-        return _created(state, {"sessionId": session.id, "launchUrl": session.launch_url})
+        payload: dict[str, Any] = {"sessionId": session.id, "launchUrl": session.launch_url}
+        if (
+            V.LAUNCH_URL_ABSENT in variants
+            and provider.launch == P.POLL
+            and P.has_input(provider, provider_input)
+        ):  # A-23: nothing for the user to do, so nothing to launch; the lookup runs server-side
+            session.launch_url = None
+            del payload["launchUrl"]
+        if V.EXTRA_PROPERTIES in variants:
+            payload["resultsAccessKey"] = session.results_access_key
+        return _created(state, payload)
 
     async def create_advanced(request: Request, account: Account, sessions: AccountSessions) -> Response:
         body = await _json_body(state, request)
@@ -361,18 +442,21 @@ def routes(state: ServerState) -> list[Route]:
         key = session.results_access_key if session.result_method == P.POLL else None
         if F.POLL_WITHOUT_KEY in faults:
             key = None
+        collection: dict[str, Any] = {"method": session.result_method, "resultsAccessKey": key}
+        if key is None and V.OMIT_NULLS in variants:
+            del collection["resultsAccessKey"]
         return _created(
             state,
             {
                 "sessionId": session.id,
-                "resultCollection": {"method": session.result_method, "resultsAccessKey": key},
-                "nextStep": session.step,
+                "resultCollection": collection,
+                "nextStep": _step_json(state, session.step),
             },
         )
 
     async def get_session(request: Request, account: Account, sessions: AccountSessions) -> Response:
         session = _find(state, sessions, request.path_params["sessionId"], F.GET_FOREIGN)
-        payload: dict[str, Any] = {"session": session.to_json()}
+        payload: dict[str, Any] = {"session": _session_json(state, session)}
         if F.LAUNCH_URL_ON_GET in faults and session.launch_url:
             payload["launchUrl"] = session.launch_url
         return json_response(payload)
@@ -391,7 +475,10 @@ def routes(state: ServerState) -> list[Route]:
             if direction == "Descending":  # creation order is the store's order: no sort needed
                 items.reverse()
         else:
-            items.sort(key=order_key(order_by), reverse=direction == "Descending")
+            items.sort(
+                key=order_key(order_by, failed_first=V.STATE_ORDER in variants),
+                reverse=direction == "Descending",
+            )
         total = len(items)
         if F.PAGE_SIZE_IGNORED in faults:
             page_size = max(total, 1)
@@ -406,6 +493,8 @@ def routes(state: ServerState) -> list[Route]:
 
     async def cancel_session(request: Request, account: Account, sessions: AccountSessions) -> Response:
         session = _find(state, sessions, request.path_params["sessionId"], F.CANCEL_FOREIGN)
+        if session.finished and V.FINISHED_REFUSES in variants:  # A-11: refused, nothing changes
+            raise Invalid(400, "The session is already finished; it cannot be cancelled.", field="sessionId")
         with sessions.lock:
             if not session.finished and F.CANCEL_NOT_FINISHING not in faults:  # A-11: finished = no-op
                 session.finished = session.done = True
@@ -416,10 +505,16 @@ def routes(state: ServerState) -> list[Route]:
                     session.updated -= 1
                 else:
                     sessions.touch(session)
-        return json_response({"session": session.to_json()})
+        return json_response({"session": _session_json(state, session)})
 
     async def redact_session(request: Request, account: Account, sessions: AccountSessions) -> Response:
         session = _find(state, sessions, request.path_params["sessionId"])
+        if session.redacted and V.FINISHED_REFUSES in variants:  # A-11: a second redact is refused
+            raise Invalid(400, "The session has already been redacted.", field="sessionId")
+        if not session.finished and V.REDACT_NEEDS_FINISHED in variants:  # A-11
+            raise Invalid(
+                400, "The session is still in progress; cancel it before redacting.", field="sessionId"
+            )
         with sessions.lock:
             session.redacted = True
             if F.REDACT_TEMPORARY in faults:
@@ -427,22 +522,25 @@ def routes(state: ServerState) -> list[Route]:
             elif F.REDACT_KEEPS_DATA not in faults:
                 session.identity = None  # gone for good: nothing to restore from
         if F.REDACT_JSON_BODY in faults:
-            return json_response({"session": session.to_json()})
-        return Response(b"", status_code=200)
+            return json_response({"session": _session_json(state, session)})
+        return Response(b"", status_code=204 if V.REDACT_204 in variants else 200)
 
     async def get_results(request: Request, account: Account, sessions: AccountSessions) -> Response:
         body = await _json_body(state, request)
         validator.check("getSessionResult", body)
         key = opt_str(body, "resultsAccessKey")
         if key is None:
-            raise Invalid(400, "resultsAccessKey is required")
-        session = sessions.get(request.path_params["sessionId"])
-        if session is None or not (
+            raise Invalid(400, "resultsAccessKey is required", field="resultsAccessKey")
+        session_id = request.path_params["sessionId"]
+        session = sessions.get(_session_id(state, session_id))
+        if session is None:
+            raise _not_found(state, session_id)
+        if not (
             secrets.compare_digest(key.encode(), session.results_access_key.encode())
             or F.RESULTS_WRONG_KEY_ACCEPTED in faults
         ):
-            raise Invalid(404, NOT_FOUND)
-        payload: dict[str, Any] = {"session": session.to_json()}
+            raise _not_found(state, session_id, wrong_key=True)
+        payload: dict[str, Any] = {"session": _session_json(state, session)}
         identity = session.identity
         if session.hide_identity_calls > 0:
             session.hide_identity_calls -= 1
@@ -455,11 +553,14 @@ def routes(state: ServerState) -> list[Route]:
         body = await _json_body(state, request)  # required by the contract (A-20); {} is fine
         validator.check("refreshStepContent", body)
         key = opt_str(body, "resultsAccessKey")
-        session = sessions.get(request.path_params["acceptanceSessionId"])
-        if session is None or (
-            key is not None and not secrets.compare_digest(key.encode(), session.results_access_key.encode())
-        ):
-            raise Invalid(404, NOT_FOUND)
+        if key is None and V.REFRESH_KEY_REQUIRED in variants:  # A-09: the key is what authorises it
+            raise Invalid(400, "resultsAccessKey is required", field="resultsAccessKey")
+        session_id = request.path_params["acceptanceSessionId"]
+        session = sessions.get(_session_id(state, session_id))
+        if session is None:
+            raise _not_found(state, session_id)
+        if key is not None and not secrets.compare_digest(key.encode(), session.results_access_key.encode()):
+            raise _not_found(state, session_id, wrong_key=True)
         if session.kind != "advanced":
             raise Invalid(400, "only Advanced Provider Sessions have steps to refresh")
         if session.finished or session.step is None:
@@ -469,7 +570,7 @@ def routes(state: ServerState) -> list[Route]:
         if F.REFRESH_STALE not in faults:
             with sessions.lock:
                 _step(state, session, session.step["method"], P.PROVIDERS.get(session.provider or ""))
-        return json_response({"nextStep": session.step})
+        return json_response({"nextStep": _step_json(state, session.step)})
 
     def route(path: str, handler: Handler, method: str) -> Route:
         return Route(PREFIX + path, _endpoint(state, handler), methods=[method])
@@ -490,17 +591,23 @@ def routes(state: ServerState) -> list[Route]:
 
 def _list_params(state: ServerState, request: Request) -> tuple[str, str, int, int]:
     """OrderBy, OrderDirection, PageSize, Page; names bind case-insensitively like ASP.NET (A-04)."""
+    exact = V.QUERY_CASE_SENSITIVE in state.variants  # A-04 variant: only PascalCase binds
     given: dict[str, str] = {}
     for name, value in request.query_params.multi_items():
+        if exact and name not in ("OrderBy", "OrderDirection", "PageSize", "Page"):
+            continue
         given.setdefault(name.lower(), value)
     order_by = given.get("orderby", "Created")
     if order_by not in ORDERINGS:
-        raise Invalid(400, "OrderBy must be one of Created, Updated, State")
+        raise Invalid(400, "OrderBy must be one of Created, Updated, State", quote=order_by, field="OrderBy")
     direction = given.get("orderdirection", "Descending")
     if direction not in DIRECTIONS:
-        raise Invalid(400, "OrderDirection must be Ascending or Descending")
+        raise Invalid(
+            400, "OrderDirection must be Ascending or Descending", quote=direction, field="OrderDirection"
+        )
     unbounded = F.PAGE_SIZE_UNBOUNDED in state.faults
-    page_size = _int_param(given.get("pagesize"), "PageSize", MAX_PAGE_SIZE, MAX_PAGE_SIZE, unbounded)
+    default_size = DEFAULT_PAGE_SIZE_25 if V.PAGE_SIZE_25 in state.variants else MAX_PAGE_SIZE  # A-05
+    page_size = _int_param(given.get("pagesize"), "PageSize", default_size, MAX_PAGE_SIZE, unbounded)
     page = _int_param(given.get("page"), "Page", 1, MAX_PAGE, False)
     return order_by, direction, page_size, page
 
@@ -510,12 +617,12 @@ def _int_param(raw: str | None, name: str, default: int, high: int, unbounded: b
         return default
     text = raw.strip()
     if not (text.lstrip("-").isascii() and text.lstrip("-").isdigit()) or len(text) > 12:
-        raise Invalid(400, f"{name} must be an integer between 1 and {high}")
+        raise Invalid(400, f"{name} must be an integer between 1 and {high}", quote=raw, field=name)
     value = int(text)
     if unbounded:
         return max(value, 1)
     if not 1 <= value <= high:
-        raise Invalid(400, f"{name} must be an integer between 1 and {high}")
+        raise Invalid(400, f"{name} must be an integer between 1 and {high}", quote=raw, field=name)
     return value
 
 
@@ -533,7 +640,7 @@ def provider_state(state: ServerState, account: Account, name: str, params: dict
     if not success and error_code not in ERROR_CODES:
         return JSONResponse({"error": "params.error_code must be a SessionErrorCode value"}, 400)
     sessions = _store(state).of(account.token)
-    session = sessions.get(session_id)
+    session = sessions.get(_session_id(state, session_id))
     if session is None:
         return JSONResponse({"error": "no such session for this account"}, 404)
     faults = state.faults
@@ -552,7 +659,7 @@ def provider_state(state: ServerState, account: Account, name: str, params: dict
             session.error_code = "Other"
         session.step = None
         if success and (not session.redacted or F.REDACT_KEEPS_DATA in faults):
-            session.identity = _identity(session.provider or EMBEDDED_TRINSIC_PROVIDER)
+            session.identity = _identity(state, session.provider or EMBEDDED_TRINSIC_PROVIDER)
             if F.ATTACHMENT_KEYS_WITHOUT_PROVIDER in faults:
                 del session.identity["attachmentAccessKeys"]["provider"]
         sessions.touch(session)

@@ -6,6 +6,8 @@ Kept apart from the operations so that ``trinsic.py`` reads as the API's behavio
 from __future__ import annotations
 
 import json
+import secrets
+from contextvars import ContextVar
 from typing import Any
 
 from starlette.requests import Request
@@ -14,6 +16,11 @@ from starlette.responses import Response
 MAX_BODY_BYTES = 1 << 20  # base64 photos fit; anything larger is a 400 (no 413 is documented)
 MAX_STRING = 4096  # longest string accepted in a request body field we use
 MAX_DETAIL = 300  # ProblemDetails.detail is cut here: never echo a huge input back
+QUOTE_CHARS = 60  # a quoted request value (variant trn-detail-quotes-request) is cut here
+
+# The longest string accepted in a body field for the request being served (None: no limit, the
+# variant trn-no-max-length); set per request by the Trinsic endpoint wrapper.
+STRING_LIMIT: ContextVar[int | None] = ContextVar("trinsic_string_limit", default=MAX_STRING)
 
 _TITLES = {
     400: "Bad Request",
@@ -39,10 +46,12 @@ _TYPES = {
 class Invalid(Exception):  # control flow inside the server, not a server error
     """Stop handling the request and answer a ProblemDetails with this status."""
 
-    def __init__(self, status: int, detail: str) -> None:
+    def __init__(self, status: int, detail: str, *, quote: str | None = None, field: str = "body") -> None:
         super().__init__(detail)
         self.status = status
         self.detail = detail
+        self.quote = quote  # what the caller sent, for a detail that quotes the request
+        self.field = field  # where the problem is, for an HttpValidationProblemDetails errors map
 
 
 # One encoder for the process: json.dumps with arguments builds a new encoder on every call.
@@ -58,18 +67,44 @@ def json_response(payload: Any, status: int = 200) -> Response:
     return Response(dumps(payload), status_code=status, media_type="application/json")
 
 
-def problem(status: int, detail: str) -> Response:
-    """An RFC 7807 ProblemDetails answer, as ASP.NET Core writes them."""
+def problem(status: int, detail: str, *, errors: dict[str, list[str]] | None = None) -> Response:
+    """An RFC 7807 ProblemDetails answer, as ASP.NET Core writes them.
+
+    With ``errors`` it is an HttpValidationProblemDetails as ASP.NET's model validation writes it
+    (fact sheet 3.22): an ``errors`` map and a ``traceId``, and no ``detail``.
+    """
     if len(detail) > MAX_DETAIL:
         detail = detail[: MAX_DETAIL - 1] + "…"
     body: dict[str, Any] = {"title": _TITLES.get(status, "Error"), "status": status, "detail": detail}
+    if errors is not None:
+        body = {
+            "title": "One or more validation errors occurred.",
+            "status": status,
+            "errors": errors,
+            "traceId": f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-00",
+        }
     if status in _TYPES:
         body = {"type": _TYPES[status], **body}
     return Response(dumps(body), status_code=status, media_type="application/problem+json")
 
 
-def unauthorized(token_given: bool) -> Response:
-    """401 without a body, with the challenge ASP.NET's JWT bearer handler sends (A-02)."""
+def quoted(text: str) -> str:
+    """A request value as a detail quotes it: cut, and never longer than QUOTE_CHARS."""
+    if len(text) > QUOTE_CHARS:
+        text = text[: QUOTE_CHARS - 1] + "…"
+    return json.dumps(text, ensure_ascii=True)
+
+
+def unauthorized(token_given: bool, *, problem_body: bool = False) -> Response:
+    """401 without a body, with the challenge ASP.NET's JWT bearer handler sends (A-02).
+
+    ``problem_body`` (variant trn-auth-problem-body): 401 without a token, 403 with one the server
+    does not know, both with a ProblemDetails body and no ``WWW-Authenticate``.
+    """
+    if problem_body:
+        if token_given:
+            return problem(403, "The access token is not valid for this API.")
+        return problem(401, "An access token is required.")
     challenge = 'Bearer error="invalid_token"' if token_given else "Bearer"
     return Response(b"", status_code=401, headers={"WWW-Authenticate": challenge})
 
@@ -126,16 +161,17 @@ def opt_str(body: dict[str, Any], key: str, *, where: str = "") -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise Invalid(400, f"{where}{key} must be a string")
-    if len(value) > MAX_STRING:
-        raise Invalid(400, f"{where}{key} must not be longer than {MAX_STRING} characters")
+        raise Invalid(400, f"{where}{key} must be a string", field=f"{where}{key}")
+    limit = STRING_LIMIT.get()
+    if limit is not None and len(value) > limit:
+        raise Invalid(400, f"{where}{key} must not be longer than {limit} characters", field=f"{where}{key}")
     return value
 
 
 def req_str(body: dict[str, Any], key: str) -> str:
     value = opt_str(body, key)
     if not value:
-        raise Invalid(400, f"{key} is required and must be a non-empty string")
+        raise Invalid(400, f"{key} is required and must be a non-empty string", field=key)
     return value
 
 

@@ -136,11 +136,15 @@ class TrinsicStore:
         return sessions
 
 
-def order_key(order_by: str) -> Any:
+def order_key(order_by: str, *, failed_first: bool = False) -> Any:
     """Sort key for OrderBy. Ties (same second) fall back to the order of creation, or for Updated to
-    the order of the last change, so pages never overlap and a later change sorts later."""
+    the order of the last change, so pages never overlap and a later change sorts later.
+
+    ``failed_first`` (variant trn-state-order, A-13): State sorts failed < succeeded < in progress."""
     if order_by == "Updated":
         return lambda s: (s.updated, s.change_seq)
+    if order_by == "State" and failed_first:
+        return lambda s: (STATE_RANK_FAILED - s.state_rank, s.seq)
     if order_by == "State":
         return lambda s: (s.state_rank, s.seq)
     return lambda s: (s.created, s.seq)
