@@ -33,7 +33,10 @@ def _error_for(request: Request, status: int, detail: str) -> Response:
 
 async def _http_exception(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    return _error_for(request, exc.status_code, exc.detail)
+    response = _error_for(request, exc.status_code, exc.detail)
+    for name, value in (exc.headers or {}).items():  # e.g. the `Allow` RFC 9110 requires on a 405
+        response.headers[name] = value
+    return response
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
