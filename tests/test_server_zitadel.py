@@ -1111,6 +1111,9 @@ PROBES: dict[str, Callable[[Probe], bool]] = {
         ).status_code
         == 200
     ),
+    "ztd-delete-other-instance": lambda p: (
+        lambda sid: (p.sec.request("DELETE", f"{V2}/{sid}", json={}), get(p.pri, sid).status_code == 404)[1]
+    )(p.new()["sessionId"]),
     "ztd-deleted-still-readable": lambda p: get(p.pri, _deleted(p)["sessionId"]).status_code == 200,
     "ztd-delete-not-idempotent": lambda p: (
         p.pri.request("DELETE", f"{V2}/{_deleted(p)['sessionId']}", json={}).status_code == 404

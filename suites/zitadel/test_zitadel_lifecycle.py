@@ -345,6 +345,22 @@ def test_delete_of_unknown_session(zt: Zitadel) -> None:
 # --- isolation -----------------------------------------------------------------------------------
 
 
+@pytest.mark.rules("ZTD-R49")
+@pytest.mark.needs("writes", "other_token")
+def test_delete_without_token_needs_permission(zt: Zitadel, other_client: Any) -> None:
+    """Without a token only the checked user or a holder of session.delete may delete: not an unrelated
+    account (another instance on a shared host, or a caller without the permission)."""
+    session = zt.new_session()
+    zt.delete(session.id, client=other_client)  # Z-10: 200, 403 or 404; what matters is what follows
+    got = zt.get(session.id, session.token)
+    expect(
+        "ZTD-R49",
+        got.status == 200,
+        f"a DeleteSession without token by an unrelated account ended the session: {shown(got)}",
+        evidence=got,
+    )
+
+
 @pytest.mark.rules("ZTD-R45")
 @pytest.mark.needs("writes", "other_token")
 def test_other_account_cannot_touch_the_session(zt: Zitadel, other_client: Any) -> None:

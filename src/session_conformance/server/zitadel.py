@@ -368,6 +368,11 @@ def routes(state: ServerState) -> list[Route]:
         token = parse_delete(await _body(state, request))
         with inst.lock:
             session = inst.sessions.get(session_id)
+            if session is None and not token and F.DELETE_OTHER_INSTANCE in faults:
+                for other in store.instances():
+                    if session_id in other.sessions:
+                        other.bury(other.sessions[session_id])
+                        return json_response({"details": {}})
             if session is None:  # not active: nothing to do (ZTD-R51, Z-10)
                 if F.DELETE_NOT_IDEMPOTENT in faults:
                     raise ApiError(NOT_FOUND, "Session does not exist", "COMMAND-D2s3f")

@@ -121,6 +121,11 @@ UNKNOWN_GET_200 = register(
 DELETE_WRONG_TOKEN_OK = register(
     "ztd-delete-wrong-token-ok", "ZTD-R49", "DeleteSession ignores a wrong sessionToken and deletes"
 )
+DELETE_OTHER_INSTANCE = register(
+    "ztd-delete-other-instance",
+    "ZTD-R49",
+    "DeleteSession without a token ends a session of another account (instance): no permission checked",
+)
 DELETED_STILL_READABLE = register(
     "ztd-deleted-still-readable", "ZTD-R50", "GetSession still answers 200 for a deleted session"
 )
