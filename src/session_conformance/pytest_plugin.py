@@ -84,6 +84,7 @@ class _Run:
     cleanup_report: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)  # "nodeid  [RULE] message" (controller)
     blocked: list[str] = field(default_factory=list)
+    failures: list[tuple[str, str, str, str]] = field(default_factory=list)  # rule, nodeid, reason, replay
 
 
 RUN = _Run()
@@ -197,6 +198,8 @@ def pytest_configure(config: pytest.Config) -> None:
             _preflight(options)
         except UsageError as exc:
             raise pytest.UsageError(f"conformance: {exc}") from None
+    if config.getoption("tbstyle", "auto") == "auto" and config.getoption("verbose", 0) <= 0:
+        config.option.tbstyle = "short"  # errors (not rule failures) show where, not 2,000 lines
     _install_sigterm_handler()
     _load_optional_plugin(config, REPORTING_PLUGIN)  # <- reporting plugin hook-in (one line)
 
@@ -390,6 +393,11 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     data = getattr(report, "conformance", None)
     if not isinstance(data, dict):
         return
+    if data.get("outcome") in ("failed", "error") and report.failed:
+        message = str(data.get("message") or "").strip().splitlines() or [""]
+        rule = str(data.get("failure_rule") or "ERROR")
+        reason = message[0].removeprefix(f"[{rule}] ")[:200]
+        RUN.failures.append((rule, report.nodeid, reason, str(data.get("replay") or "")))
     if data.get("outcome") == "warning" and report.when == "call":
         RUN.warnings.extend(f"{report.nodeid}  {text.splitlines()[0]}" for text in data.get("warnings") or ())
     elif data.get("outcome") == "blocked" and report.skipped:
@@ -404,6 +412,12 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    if RUN.failures:
+        terminalreporter.write_sep("-", f"conformance failures ({len(RUN.failures)})")
+        for rule, nodeid, reason, replay in RUN.failures:
+            terminalreporter.write_line(f"{rule:8}  {nodeid}  {reason}")
+            if replay:
+                terminalreporter.write_line(f"          replay: {replay}")
     for title, lines in (("conformance warnings", RUN.warnings), ("conformance blocked", RUN.blocked)):
         if lines:
             terminalreporter.write_sep("-", f"{title} ({len(lines)})")
@@ -751,7 +765,12 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         record.failure_rule = failure.rule if isinstance(failure, RuleViolation) else None
         record.message = redact_text(str(failure) if failure is not None else str(report.longrepr))[:4000]
         record.replay = replay_command(item)
-        report.longrepr = redact_text(str(report.longrepr))
+        if isinstance(failure, RuleViolation) and not _wants_tracebacks(item.config):
+            # the rule's message, its evidence and the replay line: what a person needs, first
+            notes = "\n".join(getattr(failure, "__notes__", None) or ())
+            report.longrepr = redact_text(f"{failure}\n{notes}".strip())
+        else:
+            report.longrepr = redact_text(str(report.longrepr))
     elif report.skipped:
         record.outcome = "skipped"
         longrepr = report.longrepr
@@ -767,6 +786,12 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if report.when == "call" or report.failed or report.skipped:
         # a plain attribute travels with xdist's serialised reports
         setattr(report, "conformance", record.to_dict())  # noqa: B010
+
+
+def _wants_tracebacks(config: pytest.Config) -> bool:
+    """Tracebacks of rule failures only on request (``--tb=long``/``--tb=auto`` with ``-v``...)."""
+    style = config.getoption("tbstyle", "auto")
+    return style == "long" or (style == "auto" and config.getoption("verbose", 0) > 0) or style == "native"
 
 
 def _blocked(failure: RuleViolation, record: ItemRecord) -> bool:
