@@ -67,7 +67,7 @@ def test_all_checked_rules_passed_is_conformant_and_unchecked_rules_are_skipped(
     skipped = next(r for r in rules if r.id == "TRN-R03")
     assert skipped.reason == NOT_CHECKED and skipped.checks == []
     assert apis["trinsic"].verdict == "conformant"
-    assert apis["trinsic"].rules == {"passed": 2, "failed": 0, "error": 0, "skipped": 1}
+    assert apis["trinsic"].rules == {"passed": 2, "warning": 0, "failed": 0, "blocked": 0, "error": 0, "skipped": 1}
 
 
 def test_a_failed_rule_makes_the_api_non_conformant_and_names_the_check() -> None:
@@ -105,7 +105,7 @@ def test_a_check_stopped_by_another_rule_leaves_its_other_rules_unjudged() -> No
     records = [rec("t::x", ("trinsic",), ("TRN-R01", "TRN-R02"), "failed", "TRN-R02", "[TRN-R02] 500")]
     rules, _ = judge(CATALOGUE, ["trinsic"], records)
     r01 = next(r for r in rules if r.id == "TRN-R01")
-    assert r01.verdict == "skipped" and "TRN-R02" in (r01.reason or "")
+    assert r01.verdict == "blocked" and "TRN-R02" in (r01.reason or "")
     assert verdicts(rules)[("trinsic", "TRN-R02")] == "failed"
 
 

@@ -228,15 +228,32 @@ def _judge_api(
     if not rule_counts["passed"]:
         return ApiResult(api, "incomplete", "no check of this API ran", rule_counts, check_counts)
     checked = rule_counts["passed"] + rule_counts["warning"]
-    unchecked = len(results) - checked
     warned = f", {rule_counts['warning']} with warnings" if rule_counts["warning"] else ""
     return ApiResult(
         api,
         "conformant",
-        f"conformant on {checked} of {len(results)} rules{warned} ({unchecked} not checked)",
+        f"conformant on {checked} of {len(results)} rules{warned}{_unchecked(results)}",
         rule_counts,
         check_counts,
     )
+
+
+def _unchecked(results: Sequence[RuleResult]) -> str:
+    """`` (52 not checked: 40 needs writes: --read-only ..., 12 no check covers it)``; empty when none."""
+    reasons: dict[str, int] = {}
+    for result in results:
+        if result.verdict in ("skipped", "blocked"):
+            reason = (result.reason or NOT_CHECKED).split(" (and ", 1)[0]
+            reason = "no check covers it" if reason == NOT_CHECKED else reason
+            reasons[reason] = reasons.get(reason, 0) + 1
+    if not reasons:
+        return ""
+    total = sum(reasons.values())
+    top = sorted(reasons.items(), key=lambda item: -item[1])[:3]
+    parts = [f"{count} {reason[:90]}" for reason, count in top]
+    if len(reasons) > 3:
+        parts.append("...")
+    return f" ({total} not checked: {'; '.join(parts)})"
 
 
 def build_summary(
