@@ -153,10 +153,6 @@ def test_provider(client): pass
 @pytest.mark.needs("zitadel_user")
 def test_user(client): pass
 
-@pytest.mark.rules("TRN-R13")
-@pytest.mark.needs("embedded")
-def test_embedded(client): pass
-
 @pytest.mark.rules("TRN-R29")
 @pytest.mark.needs("writes")
 def test_writes(client): pass
@@ -177,11 +173,55 @@ def test_skips_name_the_missing_option(tmp_path: Path, server: EmbeddedServer) -
         "--provider-state-url",
         "--trinsic-provider",
         "--zitadel-login-name",
-        "embedded server only",
         "--read-only",
     ):
         assert fragment in output, fragment
-    assert "7 skipped" in output
+    assert "6 skipped" in output
+
+
+def test_an_embedded_only_need_does_not_exist(tmp_path: Path) -> None:
+    source = "import pytest\n@pytest.mark.needs('embedded')\ndef test_x(client): pass\n"
+    done = run_pytest(tmp_path, source, "--api", "trinsic")
+    assert done.returncode != 0 and "unknown need 'embedded'" in done.stdout + done.stderr
+
+
+LEVELS = """
+import pytest
+from session_conformance.verdict import expect, warn
+
+@pytest.mark.rules("TRN-R09")
+def test_blocked(client):
+    expect("TRN-R04", False, "create answered 201")
+    expect("TRN-R09", False, "never reached")
+
+@pytest.mark.rules("TRN-R28")
+def test_warns(client):
+    warn("TRN-R28", False, "updated < created (inferred)")
+    warn("TRN-R28", True, "fine")
+
+@pytest.mark.rules("TRN-R01")
+def test_passes(client):
+    pass
+"""
+
+
+def test_verdict_levels_warning_and_blocked(tmp_path: Path) -> None:
+    reports = tmp_path / "reports"
+    done = run_pytest(tmp_path, LEVELS, "--api", "trinsic", "--reports-dir", str(reports))
+    output = done.stdout
+    assert done.returncode == 0, output + done.stderr  # warnings and blocked checks do not fail a run
+    assert "blocked by TRN-R04" in output and "[TRN-R28] updated < created" in output
+    assert "2 passed, 1 skipped" in output
+    import json
+
+    summary = json.loads((reports / "conformance-summary.json").read_text(encoding="utf-8"))
+    verdicts = {rule["id"]: rule["verdict"] for rule in summary["rules"]}
+    assert verdicts["TRN-R09"] == "blocked" and verdicts["TRN-R28"] == "warning"
+    assert verdicts["TRN-R04"] == "skipped" and verdicts["TRN-R01"] == "passed"  # one defect, its own check
+    strict = run_pytest(
+        tmp_path, LEVELS, "--api", "trinsic", "--fail-on", "warning", "--reports-dir", str(reports)
+    )
+    assert strict.returncode == 1, strict.stdout
 
 
 FAILING = """

@@ -53,7 +53,7 @@ ITEM_RECORD: pytest.StashKey[ItemRecord] = pytest.StashKey()
 OPTIONS_KEY: pytest.StashKey[Options] = pytest.StashKey()
 SEED_KEY = "conformance_seed"  # xdist workerinput key
 ZITADEL_PREFIX = {"zitadel-v2": "/v2", "zitadel-v2beta": "/v2beta"}
-NEEDS = ("writes", "other_token", "provider_state", "trinsic_provider", "zitadel_user", "embedded")
+NEEDS = ("writes", "other_token", "provider_state", "trinsic_provider", "zitadel_user")
 CONFORMANCE_FIXTURES = frozenset(
     {
         "target",
@@ -530,7 +530,6 @@ SKIP_REASONS = {
     "trinsic_provider": "needs a provider session: give --trinsic-provider / CONFORMANCE_TRINSIC_PROVIDER",
     "zitadel_user": "needs a Zitadel user: give --zitadel-login-name and --zitadel-password "
     "(CONFORMANCE_ZITADEL_LOGIN_NAME / CONFORMANCE_ZITADEL_PASSWORD) or --provider-state-url",
-    "embedded": "embedded server only: runs when no --base-url / CONFORMANCE_BASE_URL is given",
 }
 
 
@@ -550,8 +549,6 @@ def _missing(need: str, options: Options) -> bool:
             and options.provider_state_url is None
             and not (options.zitadel_login_name and options.zitadel_password)
         )
-    if need == "embedded":
-        return not embedded
     raise pytest.UsageError(
         f"conformance: unknown need {need!r} in @pytest.mark.needs (known: {', '.join(NEEDS)})"
     )
