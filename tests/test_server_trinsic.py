@@ -832,3 +832,12 @@ def test_all_variants_together_still_serve_a_lifecycle() -> None:
         assert pri.post(f"{P}/{sid}/results", json={"resultsAccessKey": key}).json()["identityData"]
         assert pri.post(f"{P}/{sid}/redact").status_code == 204
         assert "identityData" not in pri.post(f"{P}/{sid}/results", json={"resultsAccessKey": key}).json()
+
+
+def test_variant_list_hides_redacted() -> None:
+    with variant_clients(V.LIST_HIDES_REDACTED) as (pri, _):
+        kept, redacted = (pri.post(f"{P}/widget", json={}).json()["sessionId"] for _ in range(2))
+        pri.post(f"{P}/{redacted}/redact")
+        listed = pri.get(f"{P}/list").json()
+        assert [s["id"] for s in listed["sessions"]] == [kept] and listed["total"] == 1
+        assert pri.get(f"{P}/{redacted}").status_code == 200

@@ -23,7 +23,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from session_conformance.verdict import expect
+from session_conformance.verdict import expect, warn
 
 FAILURE_CODES = tuple(code for code in ERROR_CODES if code != "Canceled")
 
@@ -152,10 +152,20 @@ def test_random_session_lifecycles(client: Any, provider_state: Any, target: Any
         def total_counts_the_sessions(self) -> None:
             body = trn.page({"PageSize": 1})
             grown = body["total"] - self.base_total
-            expect(  # others may share the account: the total can only have grown by at least ours
+            # Others may share the account: the total can only have grown by at least ours. Redacted
+            # sessions may have left the listing: counting them is the suite's reading, a warning.
+            kept = len([m for m in self.models.values() if not m.redacted])
+            expect(
+                "TRN-R31",
+                grown >= kept,
+                f"total grew by {grown} after {kept} sessions (not redacted) were created",
+                evidence=body["_exchange"],
+            )
+            warn(
                 "TRN-R31",
                 grown >= len(self.models),
-                f"total grew by {grown} after {len(self.models)} sessions were created",
+                f"A-12: total grew by {grown} after {len(self.models)} sessions were created; redacted "
+                "sessions seem to leave the listing",
                 evidence=body["_exchange"],
             )
 

@@ -470,6 +470,8 @@ def routes(state: ServerState) -> list[Route]:
         if F.LIST_FOREIGN in faults:
             store = _store(state)
             items = [s for a in state.accounts for s in store.of(a.token).snapshot()]
+        if V.LIST_HIDES_REDACTED in variants:  # a redacted session has left the listing
+            items = [s for s in items if not s.redacted]
         if F.DIRECTION_IGNORED in faults:
             direction = "Descending"
         if F.ORDER_BY_IGNORED in faults:

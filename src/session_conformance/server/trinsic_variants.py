@@ -132,3 +132,9 @@ OMIT_NULLS = register(
     "null properties are left out (Session.errorCode, resultCollection.resultsAccessKey)",
     ("TRN-R04", "TRN-R23", "TRN-R25", "TRN-R26", "TRN-R27", "TRN-R29", "TRN-R42"),
 )
+LIST_HIDES_REDACTED = register(
+    "trn-list-hides-redacted",
+    "A-12",
+    "redacted sessions are no longer listed nor counted in total (Get Session still finds them)",
+    ("TRN-R30", "TRN-R31", "TRN-R32", "TRN-R24", "TRN-R25", "TRN-R29", "TRN-R36"),
+)
