@@ -68,6 +68,13 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_run(args: argparse.Namespace) -> int:
+    from session_conformance.runner import main as run_main
+
+    given = list(args.pytest_args)
+    return run_main(given[1:] if given[:1] == ["--"] else given)
+
+
 def _cmd_fault_matrix(args: argparse.Namespace) -> int:
     from session_conformance.faultmatrix import main as fault_matrix_main
 
@@ -104,6 +111,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("openapi", help="print the OpenAPI 3.1 document assembled from the contracts")
     p.add_argument("--api", required=True, choices=APIS)
     p.set_defaults(func=_cmd_openapi)
+
+    p = sub.add_parser(
+        "run",
+        help="run the conformance suites (embedded server, or --base-url ...): any pytest or suite option",
+        description="Runs the packaged suites like `tox -e conformance` (two xdist workers unless -n is "
+        "given; reports in ./reports). Every option of the README's options table applies, e.g. "
+        "`session-conformance run --base-url URL --token T --profile smoke`.",
+    )
+    p.add_argument("pytest_args", nargs=argparse.REMAINDER, help="suite and pytest options (default: none)")
+    p.set_defaults(func=_cmd_run)
 
     p = sub.add_parser("serve", help="run the embedded reference server")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
@@ -172,6 +189,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["run"] and not {"-h", "--help"} & set(argv[1:2]):
+        # everything after `run` belongs to pytest and the suites (argparse would claim their options)
+        argv = ["run", "--", *argv[1:]]
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))

@@ -21,6 +21,7 @@ from typing import Any
 
 from session_conformance.contracts import API_FAMILY, APIS
 from session_conformance.errors import UsageError
+from session_conformance.runner import pytest_args, suites_dir
 from session_conformance.served import ServedServer, live_env
 
 NO_TESTS_COLLECTED = 5
@@ -57,10 +58,6 @@ class Run:
         )
 
 
-def suites_dir() -> Path:
-    return Path(__file__).resolve().parents[2] / "suites"
-
-
 def apis_of_family(family: str) -> tuple[str, ...]:
     return FAMILY_APIS[family]
 
@@ -90,26 +87,18 @@ def read_summary(run: Run, path: Path) -> Run:
     return run
 
 
-def pytest_command(run: Run, *, profile: str, live: bool, extra: Iterable[str] = ()) -> list[str]:
-    # --assert=plain: verdicts come from expect()/warn(), and rewriting ~300 modules per run costs ~5 s
-    command = [
-        sys.executable,
-        "-m",
-        "pytest",
-        str(suites_dir()),
-        "-p",
-        "no:cacheprovider",
-        "-q",
-        "--assert=plain",
-    ]
-    command += ["--tb=line", "--profile", profile, "--api", ",".join(run.apis), *extra]
+def pytest_command(run: Run, *, profile: str, live: bool) -> list[str]:
+    # one process per run (no xdist); --assert=plain: verdicts come from expect()/warn(), and rewriting
+    # ~300 modules per run costs ~5 s
+    args = ["-p", "no:xdist", "-q", "--assert=plain", "--tb=line", "--profile", profile]
+    args += ["--api", ",".join(run.apis)]
     if run.rules:
-        command += ["--rules", ",".join(run.rules)]
+        args += ["--rules", ",".join(run.rules)]
     if not live and run.faults:
-        command += ["--server-faults", ",".join(run.faults)]
+        args += ["--server-faults", ",".join(run.faults)]
     if not live and run.variants:
-        command += ["--server-variants", ",".join(run.variants)]
-    return command
+        args += ["--server-variants", ",".join(run.variants)]
+    return [sys.executable, "-m", "pytest", *pytest_args(args)]
 
 
 def execute(run: Run, *, profile: str, workdir: Path, timeout: float, live: bool) -> Run:
@@ -124,7 +113,6 @@ def execute(run: Run, *, profile: str, workdir: Path, timeout: float, live: bool
                 env = live_env(server, env)
             done = subprocess.run(
                 pytest_command(run, profile=profile, live=live),
-                cwd=suites_dir().parent,
                 env=env,
                 capture_output=True,
                 text=True,

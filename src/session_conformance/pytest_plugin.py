@@ -686,9 +686,11 @@ def _selector(item: pytest.Item) -> list[str]:
 
 
 def replay_command(item: pytest.Item) -> str:
+    from session_conformance.runner import LAUNCHER
+
     options = current_options()
     parts = [
-        "pytest",
+        LAUNCHER["command"],
         *_selector(item),
         f"--hypothesis-seed={run_seed()}",
         f"--profile={options.profile.name}",

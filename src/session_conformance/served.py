@@ -15,7 +15,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 from types import TracebackType
 
 _PRINTED = {
@@ -109,10 +108,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--variants", default="", help="comma list of variants, or all (default: none)")
     parser.add_argument("pytest_args", nargs="*", help="arguments for pytest (after --)")
     args = parser.parse_args(argv)
-    suites = Path(__file__).resolve().parents[2] / "suites"
+    from session_conformance.runner import pytest_args
+
     with ServedServer(faults=args.faults.split(","), variants=args.variants.split(",")) as server:
         done = subprocess.run(
-            [sys.executable, "-m", "pytest", str(suites), *args.pytest_args],
+            [sys.executable, "-m", "pytest", *pytest_args(["-p", "no:xdist", *args.pytest_args])],
             env=live_env(server),
             check=False,
         )

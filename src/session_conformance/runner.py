@@ -1,0 +1,42 @@
+"""``session-conformance run``: the packaged suites with the options and reports of ``tox -e conformance``.
+
+The wheel ships the suites (``session_conformance/_suites``) as it ships the contracts; in a checkout
+(editable install) the repository's ``suites/`` are used. Pytest runs in this process, so replay lines
+can say ``session-conformance run ...`` (a command that exists wherever this one does).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+LAUNCHER = {"command": "pytest"}  # how replay lines start; `run` makes it "session-conformance run"
+
+
+def suites_dir() -> Path:
+    """The suites: packaged next to this module, else the checkout's ``suites/``."""
+    packaged = Path(__file__).resolve().parent / "_suites"
+    return packaged if packaged.is_dir() else Path(__file__).resolve().parents[2] / "suites"
+
+
+def _given(args: Sequence[str], *flags: str) -> bool:
+    return any(arg == flag or arg.startswith(flag + "=") for arg in args for flag in flags)
+
+
+def pytest_args(args: Sequence[str]) -> list[str]:
+    """The suites, the plugin, xdist with two workers unless told otherwise, then the user's arguments."""
+    suites = suites_dir()
+    selects = any(not arg.startswith("-") and "suites" in arg for arg in args)
+    command = [] if selects else [str(suites)]
+    command += ["-p", "session_conformance.pytest_plugin", "-p", "no:cacheprovider"]
+    command += ["--rootdir", str(suites.parent), "-o", "addopts="]
+    if not _given(args, "-n", "--numprocesses") and "no:xdist" not in args:
+        command += ["-n", "2", "--dist", "worksteal"]
+    return [*command, *args]
+
+
+def main(args: Sequence[str]) -> int:
+    import pytest
+
+    LAUNCHER["command"] = "session-conformance run"
+    return int(pytest.main(pytest_args(args)))
