@@ -62,6 +62,11 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     print(f"    CONFORMANCE_BASE_URL={server.url} CONFORMANCE_TOKEN={primary.token} \\")
     print(f"    CONFORMANCE_OTHER_TOKEN={other.token} CONFORMANCE_PROVIDER_STATE_URL={server.hook_url} \\")
     print(f"    CONFORMANCE_TRINSIC_PROVIDER={providers}")
+    print("  or run every check against it in one line:")
+    print(
+        f"    session-conformance run --base-url {server.url} --token {primary.token} "
+        f"--other-token {other.token} --provider-state-url {server.hook_url} --trinsic-provider {providers}"
+    )
     sys.stdout.flush()
     with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()
