@@ -114,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("openapi", help="print the OpenAPI 3.1 document assembled from the contracts")
-    p.add_argument("--api", required=True, choices=APIS)
+    p.add_argument("--api", required=True, choices=APIS, help="which API's document (required)")
     p.set_defaults(func=_cmd_openapi)
 
     p = sub.add_parser(
@@ -149,7 +149,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--list-variants", action="store_true", help="list the conformant variants and exit")
     p.add_argument(
-        "--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"]
+        "--log-level",
+        default="warning",
+        choices=["critical", "error", "warning", "info", "debug"],
+        help="uvicorn's log level (default: %(default)s)",
     )
     p.set_defaults(func=_cmd_serve)
 
