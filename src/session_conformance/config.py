@@ -134,6 +134,13 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "lowest verdict that makes the exit status non-zero: failed (default) or warning",
         metavar="LEVEL",
     ),
+    OptionSpec(
+        "--min-coverage",
+        "CONFORMANCE_MIN_COVERAGE",
+        "fail the run when an API's operations, documented statuses or judged rules are below PERCENT "
+        "(default: no minimum)",
+        metavar="PERCENT",
+    ),
 )
 FAIL_ON_LEVELS = ("failed", "warning")
 OPTION_BY_KEY = {spec.key: spec for spec in OPTIONS}
@@ -161,6 +168,7 @@ class Options:
     server_faults: tuple[str, ...] = ()
     server_variants: tuple[str, ...] = ()
     fail_on: str = "failed"
+    min_coverage: float | None = None
 
     @property
     def trinsic_provider(self) -> str | None:
@@ -370,6 +378,18 @@ def resolve_options(
             f"(choose {', '.join(FAIL_ON_LEVELS)})"
         )
 
+    min_coverage: float | None = None
+    if text("min_coverage") is not None:
+        try:
+            min_coverage = float(str(text("min_coverage")).rstrip("%"))
+        except ValueError:
+            min_coverage = -1.0
+        if not 0 <= min_coverage <= 100:
+            raise UsageError(
+                f"{_origin_label(OPTION_BY_KEY['min_coverage'], origins['min_coverage'])}: "
+                f"{text('min_coverage')!r} is not a percentage between 0 and 100"
+            )
+
     login, password = text("zitadel_login_name"), text("zitadel_password")
     if (login is None) != (password is None):
         raise UsageError(
@@ -396,6 +416,7 @@ def resolve_options(
         server_faults=faults,
         server_variants=variants,
         fail_on=fail_on,
+        min_coverage=min_coverage,
     )
 
 

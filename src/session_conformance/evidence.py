@@ -136,6 +136,7 @@ class ItemRecord:
     outcome: str | None = None  # passed, warning, failed, blocked, error, skipped (verdict.VERDICTS)
     failure_rule: str | None = None  # the rule ID a failure (or a blocking precondition) names
     warnings: list[str] = field(default_factory=list)  # masked "[RULE] ..." messages of warn()
+    seen: list[str] = field(default_factory=list)  # "api:operationId status" answered during the test
     message: str | None = None  # masked failure / skip message
     replay: str | None = None  # how to re-run this test with the same inputs
     exchanges: list[Exchange] = field(default_factory=list, repr=False)
@@ -150,6 +151,7 @@ class ItemRecord:
                 "outcome": self.outcome,
                 "failure_rule": self.failure_rule,
                 "warnings": list(self.warnings),
+                "seen": sorted(self.seen),
                 "message": self.message,
                 "replay": self.replay,
                 "exchanges": [exchange.to_dict() for exchange in self.exchanges[-max_exchanges:]],

@@ -106,9 +106,11 @@ class ExchangeLog:
     def __init__(self, limit: int = 200) -> None:
         self.limit = limit
         self.current: list[Exchange] | None = None
+        self.seen: set[str] = set()  # "api:operationId status" of every exchange of the test (coverage)
 
     def start(self) -> list[Exchange]:
         self.current = []
+        self.seen = set()
         return self.current
 
     def stop(self) -> list[Exchange]:
@@ -118,6 +120,8 @@ class ExchangeLog:
     def record(self, exchange: Exchange) -> None:
         if self.current is not None:
             self.current.append(exchange)
+            if exchange.operation and exchange.status:
+                self.seen.add(f"{exchange.operation} {exchange.status}")
             if len(self.current) > self.limit:
                 del self.current[: len(self.current) - self.limit]
 

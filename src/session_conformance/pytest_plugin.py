@@ -747,6 +747,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if record is None:
         return
     record.exchanges = exchanges or record.exchanges
+    record.seen = sorted(set(record.seen) | EXCHANGES.seen)
     for exchange in exchanges:
         if exchange.operation and exchange.operation not in record.operations:
             record.operations.append(exchange.operation)

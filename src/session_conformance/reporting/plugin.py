@@ -33,6 +33,7 @@ import pytest
 from session_conformance import __version__
 from session_conformance.contracts import API_FAMILY, APIS, load_contracts, load_rules
 from session_conformance.reporting.allure_labels import plan_labels
+from session_conformance.reporting.coverage import below
 from session_conformance.reporting.environment import contract_link_base, write_metadata
 from session_conformance.reporting.masking import mask_data, mask_text, mask_url
 from session_conformance.reporting.summary import (
@@ -325,6 +326,7 @@ class Reporter:
             state.records[report.nodeid] = record
         record.operations = tuple(dict.fromkeys([*record.operations, *(data.get("operations") or ())]))
         record.warnings = tuple(dict.fromkeys([*record.warnings, *(data.get("warnings") or ())]))
+        record.seen = tuple(sorted({*record.seen, *(data.get("seen") or ())}))
         record.merge(outcome, reason, rule)
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
@@ -333,8 +335,9 @@ class Reporter:
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        if not self.state.worker:
-            write_reports(self.config, self.state, exitstatus)
+        short = not self.state.worker and write_reports(self.config, self.state, exitstatus)
+        if short and session.exitstatus == 0:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def pytest_terminal_summary(self, terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
         if self.state.summary_lines:
@@ -427,8 +430,8 @@ def _target() -> str:
     return mask_url(base_url) if base_url else EMBEDDED_TARGET
 
 
-def write_reports(config: pytest.Config, state: _State, exitstatus: int) -> None:
-    """Allure metadata files and the conformance summary (controller only)."""
+def write_reports(config: pytest.Config, state: _State, exitstatus: int) -> bool:
+    """Allure metadata files and the conformance summary (controller only); True when coverage is short."""
     target = _target()
     if exitstatus == pytest.ExitCode.INTERRUPTED:
         state.session_errors.append("the run was interrupted")
@@ -456,7 +459,18 @@ def write_reports(config: pytest.Config, state: _State, exitstatus: int) -> None
     )
     _json_path, md_path = write_summary(summary, state.reports_dir)
     state.summary_lines = verdict_lines(summary)
+    for api, figures in summary["coverage"].items():
+        state.summary_lines.append(
+            f"{api} coverage: "
+            + ", ".join(
+                f"{name} {f['exercised']}/{f['total']} ({f['percent']}%)" for name, f in figures.items()
+            )
+        )
+    minimum = getattr(options, "min_coverage", None)
+    short = below(summary["coverage"], minimum) if minimum is not None else []
+    state.summary_lines.extend(f"coverage below --min-coverage: {line}" for line in short)
     state.summary_lines.append(f"summary: {md_path}")
+    return bool(short)
 
 
 def verdict_lines(summary: dict[str, Any]) -> list[str]:

@@ -27,7 +27,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from session_conformance.contracts import API_FAMILY, APIS
+from session_conformance.contracts import API_FAMILY, APIS, Contracts, load_contracts
+from session_conformance.reporting.coverage import coverage
+from session_conformance.reporting.coverage import markdown as coverage_markdown
 
 Outcome = Literal["passed", "warning", "failed", "blocked", "skipped", "error"]
 Verdict = Literal["conformant", "non-conformant", "incomplete"]
@@ -59,6 +61,7 @@ class CheckRecord:
     reason: str | None = None  # already masked; None when passed
     operations: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()  # "[RULE] message" of each warning (the check went on)
+    seen: tuple[str, ...] = ()  # "api:operationId status" of every answer the check got
 
     def merge(self, outcome: Outcome, reason: str | None, failure_rule: str | None) -> None:
         """Fold one phase's outcome in (failed > error > blocked > skipped > warning > passed)."""
@@ -269,6 +272,7 @@ def build_summary(
     profile: str,
     session_errors: Sequence[str] = (),
     selected_rules: Collection[str] | None = None,
+    contracts: Contracts | None = None,
 ) -> dict[str, Any]:
     """The summary document (``conformance-summary.json``). ``target`` must already be masked."""
     apis = [api for api in APIS if api in set(apis)]
@@ -290,6 +294,12 @@ def build_summary(
         "checks": _count(r.outcome for r in records),
         "session_errors": list(session_errors),
         "rules": [r.as_json() for r in rule_results],
+        "coverage": coverage(
+            contracts or load_contracts(),
+            apis,
+            [item for r in records for item in r.seen],
+            [r.as_json() for r in rule_results],
+        ),
     }
 
 
@@ -361,6 +371,8 @@ def render_markdown(summary: Mapping[str, Any]) -> str:
             lines.append(
                 f"| {rule['id']} | {_ICON[rule['verdict']]} | {inferred} | {len(rule['checks'])} | {reason} |"
             )
+    if summary.get("coverage"):
+        lines += coverage_markdown(summary["coverage"])
     lines += ["", "Verdict rules and how to read this file: `reports/README.md`.", ""]
     return "\n".join(lines)
 
