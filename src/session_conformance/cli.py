@@ -80,6 +80,37 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return run_main(given[1:] if given[:1] == ["--"] else given)
 
 
+def _cmd_diff(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from session_conformance.reporting import compare
+
+    result = compare.diff(compare.load(Path(args.old)), compare.load(Path(args.new)))
+    text = compare.diff_markdown(result)
+    print(text)
+    for path in compare.write(Path(args.output), text, result):
+        print(f"written: {path}")
+    return 1 if result["regressions"] and args.fail_on_regression else 0
+
+
+def _cmd_matrix(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from session_conformance.reporting import compare
+
+    summaries = []
+    for given in args.summaries:
+        label, _, path = given.rpartition("=") if "=" in given else ("", "", given)
+        summary = compare.load(Path(path))
+        summaries.append((label or str(summary.get("target", path)), summary))
+    table = compare.matrix(summaries)
+    text = compare.matrix_markdown(table)
+    print(text)
+    for path in compare.write(Path(args.output), text, table, compare.matrix_html(table)):
+        print(f"written: {path}")
+    return 0
+
+
 def _cmd_fault_matrix(args: argparse.Namespace) -> int:
     from session_conformance.faultmatrix import main as fault_matrix_main
 
@@ -126,6 +157,30 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("pytest_args", nargs=argparse.REMAINDER, help="suite and pytest options (default: none)")
     p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser(
+        "diff", help="what changed between two runs: regressions, fixes, new and removed rules"
+    )
+    p.add_argument("old", help="the earlier conformance-summary.json (or its folder)")
+    p.add_argument("new", help="the later conformance-summary.json (or its folder)")
+    p.add_argument(
+        "--output", default="reports/diff", help="written as OUTPUT.md and OUTPUT.json (default: %(default)s)"
+    )
+    p.add_argument(
+        "--fail-on-regression", action="store_true", help="exit 1 when a rule regressed (default: exit 0)"
+    )
+    p.set_defaults(func=_cmd_diff)
+
+    p = sub.add_parser("matrix", help="one table of rules by runs (targets, versions) as Markdown and HTML")
+    p.add_argument(
+        "summaries", nargs="+", metavar="[LABEL=]SUMMARY", help="conformance-summary.json files or folders"
+    )
+    p.add_argument(
+        "--output",
+        default="reports/matrix",
+        help="written as OUTPUT.md, OUTPUT.json and OUTPUT.html (default: %(default)s)",
+    )
+    p.set_defaults(func=_cmd_matrix)
 
     p = sub.add_parser("serve", help="run the embedded reference server")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
