@@ -67,7 +67,14 @@ def test_all_checked_rules_passed_is_conformant_and_unchecked_rules_are_skipped(
     skipped = next(r for r in rules if r.id == "TRN-R03")
     assert skipped.reason == NOT_CHECKED and skipped.checks == []
     assert apis["trinsic"].verdict == "conformant"
-    assert apis["trinsic"].rules == {"passed": 2, "warning": 0, "failed": 0, "blocked": 0, "error": 0, "skipped": 1}
+    assert apis["trinsic"].rules == {
+        "passed": 2,
+        "warning": 0,
+        "failed": 0,
+        "blocked": 0,
+        "error": 0,
+        "skipped": 1,
+    }
 
 
 def test_a_failed_rule_makes_the_api_non_conformant_and_names_the_check() -> None:
@@ -561,3 +568,21 @@ def test_reporting_stays_off_for_ordinary_test_runs(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert not (tmp_path / "reports").exists()
+
+
+def test_runs_from_one_checkout_each_get_their_own_folder(tmp_path: Path) -> None:
+    """Two runs at once: both complete in their own folders; `latest` and the copies show one of them."""
+    command = [sys.executable, "-m", "session_conformance.cli", "run", "-p", "no:xdist", "--api", "trinsic"]
+    command += ["--profile", "smoke", "--rules", "TRN-R37"]
+    runs = [subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    outputs = [run.communicate(timeout=300)[0] for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], outputs
+    folders = sorted((tmp_path / "reports" / "runs").iterdir())
+    assert len(folders) == 2
+    for folder in folders:
+        assert (folder / "conformance-summary.json").is_file() and (folder / "junit.xml").is_file()
+        assert any((folder / "allure-results").glob("*-result.json"))
+    latest = (tmp_path / "reports" / "latest").resolve()
+    assert latest in [f.resolve() for f in folders]
+    assert (tmp_path / "reports" / "allure-results").resolve() == latest / "allure-results"
+    assert (tmp_path / "reports" / "conformance-summary.json").is_file()

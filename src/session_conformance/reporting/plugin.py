@@ -36,6 +36,7 @@ from session_conformance.reporting.allure_labels import plan_labels
 from session_conformance.reporting.coverage import below
 from session_conformance.reporting.environment import contract_link_base, write_metadata
 from session_conformance.reporting.masking import mask_data, mask_text, mask_url
+from session_conformance.reporting.runs import new_run_dir, publish
 from session_conformance.reporting.summary import (
     CheckRecord,
     Outcome,
@@ -45,6 +46,7 @@ from session_conformance.reporting.summary import (
 )
 
 REPORTS_ENV = "CONFORMANCE_REPORTS_DIR"
+RUN_DIR_KEY = "conformance_run_dir"  # xdist workerinput key
 MAX_ATTACHED_EXCHANGES = 5
 EMBEDDED_TARGET = "embedded reference server"
 REPORTER_NAME = "session-conformance-reporter"
@@ -62,6 +64,8 @@ class _State:
     attached: set[str] = field(default_factory=set)
     summary_lines: list[str] = field(default_factory=list)
     warnings: dict[str, list[str]] = field(default_factory=dict)  # nodeid -> warnings of its call phase
+    run_dir: Path | None = None  # this run's own folder (reports/runs/...) when no folder was named
+    published: Path | None = None  # where the newest run is published (reports/)
 
 
 STATE_KEY: pytest.StashKey[_State] = pytest.StashKey()
@@ -107,8 +111,17 @@ def pytest_configure(config: pytest.Config) -> None:
     state.active = named or _under_suites(config)
     if not state.active or reports_dir is None:
         return
-    state.reports_dir = reports_dir
     state.started = _now()
+    if not named and not getattr(config.option, "allure_report_dir", None):
+        # one folder per run; xdist workers get the controller's (pytest_configure_node)
+        workerinput = getattr(config, "workerinput", {})
+        if RUN_DIR_KEY in workerinput:
+            state.run_dir = Path(workerinput[RUN_DIR_KEY])
+        else:
+            state.run_dir = new_run_dir(reports_dir, _base_url())
+        state.published = reports_dir
+        reports_dir = state.run_dir
+    state.reports_dir = reports_dir
     # xdist workers parse the command line again, so they reach the same defaults on their own.
     if not getattr(config.option, "allure_report_dir", None):
         config.option.allure_report_dir = str(reports_dir / "allure-results")
@@ -123,6 +136,14 @@ def pytest_configure(config: pytest.Config) -> None:
     if not getattr(config.option, "xmlpath", None):
         reports_dir.mkdir(parents=True, exist_ok=True)
         config.option.xmlpath = str(reports_dir / "junit.xml")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """pytest-xdist: every worker writes into the controller's run folder."""
+    state = _state(node.config)
+    if state.run_dir is not None:
+        node.workerinput[RUN_DIR_KEY] = str(state.run_dir)
 
 
 @pytest.hookimpl(trylast=True)
@@ -338,6 +359,13 @@ class Reporter:
         short = not self.state.worker and write_reports(self.config, self.state, exitstatus)
         if short and session.exitstatus == 0:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        # after junitxml has written its file (its own unconfigure), the run is complete: publish it
+        state = self.state
+        if not state.worker and state.run_dir is not None and state.published is not None:
+            publish(state.published, state.run_dir)
 
     def pytest_terminal_summary(self, terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
         if self.state.summary_lines:
