@@ -228,6 +228,7 @@ def test_user_agent_query(zt: Zitadel) -> None:
 
 @pytest.mark.rules("ZTD-R56", "ZTD-R05")
 def test_empty_search_query_is_refused(zt: Zitadel) -> None:
+    body: dict[str, Any]
     for body in ({"queries": [{}]}, {"queries": [ids_query(random_id()), {}]}):
         exchange = zt.search(body)
         expect(
