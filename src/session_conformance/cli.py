@@ -111,6 +111,12 @@ def _cmd_matrix(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_merge(args: argparse.Namespace) -> int:
+    from session_conformance.reporting.merge import main as merge_main
+
+    return merge_main(args.folders, args.output)
+
+
 def _cmd_fault_matrix(args: argparse.Namespace) -> int:
     from session_conformance.faultmatrix import main as fault_matrix_main
 
@@ -181,6 +187,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="written as OUTPUT.md, OUTPUT.json and OUTPUT.html (default: %(default)s)",
     )
     p.set_defaults(func=_cmd_matrix)
+
+    p = sub.add_parser("merge", help="join the reports of a sharded run (--shard I/N) into one")
+    p.add_argument("folders", nargs="+", metavar="DIR", help="each part's reports folder")
+    p.add_argument(
+        "--output", default="reports/merged", help="where the joined reports go (default: %(default)s)"
+    )
+    p.set_defaults(func=_cmd_merge)
 
     p = sub.add_parser("serve", help="run the embedded reference server")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")

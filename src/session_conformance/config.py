@@ -135,6 +135,13 @@ OPTIONS: tuple[OptionSpec, ...] = (
         metavar="LEVEL",
     ),
     OptionSpec(
+        "--shard",
+        "CONFORMANCE_SHARD",
+        "run only part I of N of the selected checks, split by measured cost, e.g. 2/3 "
+        "(join the parts with `session-conformance merge`)",
+        metavar="I/N",
+    ),
+    OptionSpec(
         "--min-coverage",
         "CONFORMANCE_MIN_COVERAGE",
         "fail the run when an API's operations, documented statuses or judged rules are below PERCENT "
@@ -169,6 +176,7 @@ class Options:
     server_variants: tuple[str, ...] = ()
     fail_on: str = "failed"
     min_coverage: float | None = None
+    shard: tuple[int, int] | None = None  # (index from 1, count)
 
     @property
     def trinsic_provider(self) -> str | None:
@@ -390,6 +398,16 @@ def resolve_options(
                 f"{text('min_coverage')!r} is not a percentage between 0 and 100"
             )
 
+    shard: tuple[int, int] | None = None
+    if text("shard") is not None:
+        index, _, count = str(text("shard")).partition("/")
+        if not (index.isdigit() and count.isdigit() and 1 <= int(index) <= int(count)):
+            raise UsageError(
+                f"{_origin_label(OPTION_BY_KEY['shard'], origins['shard'])}: {text('shard')!r} is not "
+                "I/N with 1 <= I <= N (e.g. 2/3)"
+            )
+        shard = (int(index), int(count))
+
     login, password = text("zitadel_login_name"), text("zitadel_password")
     if (login is None) != (password is None):
         raise UsageError(
@@ -417,6 +435,7 @@ def resolve_options(
         server_variants=variants,
         fail_on=fail_on,
         min_coverage=min_coverage,
+        shard=shard,
     )
 
 

@@ -45,6 +45,7 @@ from session_conformance.http import (
     make_httpx_client,
 )
 from session_conformance.redaction import redact_text, register_secret
+from session_conformance.sharding import split
 from session_conformance.verdict import WARNINGS, RuleViolation
 
 __all__ = ["ITEM_RECORD", "ProviderStateError", "current_options", "run_seed"]
@@ -662,6 +663,11 @@ def pytest_collection_modifyitems(
                     item.add_marker(pytest.mark.skip(reason=SKIP_REASONS[str(need)]))
                     break
         keep.append(item)
+    if options.shard is not None:  # after every other selection: the parts split what would run
+        index, count = options.shard
+        mine = set(split([item.nodeid for item in keep], count)[index - 1])
+        deselected += [item for item in keep if item.nodeid not in mine]
+        keep = [item for item in keep if item.nodeid in mine]
     if deselected:
         config.hook.pytest_deselected(items=deselected)
         items[:] = keep

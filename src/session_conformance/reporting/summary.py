@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -294,6 +294,8 @@ def build_summary(
         "checks": _count(r.outcome for r in records),
         "session_errors": list(session_errors),
         "rules": [r.as_json() for r in rule_results],
+        # every check's own record: `merge` recomputes the verdicts of sharded runs from these
+        "records": [asdict(r) for r in sorted(records, key=lambda r: r.nodeid)],
         "coverage": coverage(
             contracts or load_contracts(),
             apis,
@@ -301,6 +303,12 @@ def build_summary(
             [r.as_json() for r in rule_results],
         ),
     }
+
+
+def record_from_json(data: Mapping[str, Any]) -> CheckRecord:
+    """A ``CheckRecord`` back from the summary's ``records`` list."""
+    fields: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+    return CheckRecord(**fields)
 
 
 def _cell(text: object) -> str:
