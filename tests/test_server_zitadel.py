@@ -1380,3 +1380,13 @@ def test_all_variants_at_once_still_conform() -> None:
             assert response.status_code == 200
             assert not protojson_problems(response.json()), response.text
         assert pri.request("DELETE", f"{V2}/{sid}", json={}).status_code == 200
+
+
+def test_only_json_whitespace_reads_as_an_empty_body() -> None:
+    """grpc-gateway reads a body of JSON whitespace as empty; a vertical tab is a syntax error (400)."""
+    from session_conformance.server.zitadel_wire import Malformed, parse_body
+
+    assert parse_body(b" \t\r\n") == {}
+    for odd in (b"\x0b", b"\x0c", b"\x0b{}"):
+        with pytest.raises(Malformed):
+            parse_body(odd)

@@ -142,7 +142,7 @@ def _no_constants(name: str) -> Any:
 
 def parse_body(raw: bytes) -> dict[str, Any]:
     """The body as a JSON object; an empty body means every field unset."""
-    if not raw.strip():
+    if not raw.strip(b" \t\r\n"):  # JSON whitespace only: a vertical tab or form feed is a syntax error
         return {}
     try:
         text = raw.decode("utf-8")
