@@ -64,6 +64,7 @@ class _State:
     attached: set[str] = field(default_factory=set)
     summary_lines: list[str] = field(default_factory=list)
     warnings: dict[str, list[str]] = field(default_factory=dict)  # nodeid -> warnings of its call phase
+    blocked: dict[str, str] = field(default_factory=dict)  # nodeid -> "blocked by RULE: ..."
     run_dir: Path | None = None  # this run's own folder (reports/runs/...) when no folder was named
     published: Path | None = None  # where the newest run is published (reports/)
 
@@ -323,8 +324,15 @@ class Reporter:
         data = getattr(report, "conformance", None)
         if report.when == "call" and isinstance(data, dict) and data.get("warnings"):
             state.warnings[report.nodeid] = list(data["warnings"])
+        if report.when == "call" and isinstance(data, dict) and data.get("outcome") == "blocked":
+            state.blocked[report.nodeid] = str(data.get("message") or "blocked")
         if not state.distributed and report.when == "teardown" and _allure_on(self.config):
-            _finish_allure_result(self.config, report, state.warnings.pop(report.nodeid, []))
+            _finish_allure_result(
+                self.config,
+                report,
+                state.warnings.pop(report.nodeid, []),
+                state.blocked.pop(report.nodeid, None),
+            )
         if not isinstance(data, dict):
             return
         if (
@@ -380,7 +388,9 @@ def _safe(text: str) -> str:
     return mask_text(text).encode("utf-8", "backslashreplace").decode("utf-8")
 
 
-def _finish_allure_result(config: pytest.Config, report: pytest.TestReport, warnings: list[str]) -> None:
+def _finish_allure_result(
+    config: pytest.Config, report: pytest.TestReport, warnings: list[str], blocked: str | None
+) -> None:
     """Last pass over the test's Allure result before allure-pytest writes it: every text that came
     from the test (message, trace, parameters) goes through the redaction module once more.
 
@@ -405,6 +415,12 @@ def _finish_allure_result(config: pytest.Config, report: pytest.TestReport, warn
 
     result.historyId = md5(report.nodeid)
     result.testCaseId = md5(report.nodeid)
+    if blocked is not None:  # allure-pytest saw the precondition's exception: the check did not fail
+        from allure_commons.model2 import Label, StatusDetails
+
+        result.status = "skipped"
+        result.statusDetails = StatusDetails(message=_safe(blocked))
+        result.labels.append(Label(name="tag", value="verdict:blocked"))
     if warnings and result.status == "passed":  # a warning: passed for pytest, named as such in Allure
         from allure_commons.model2 import Label, StatusDetails
 
