@@ -193,7 +193,9 @@ def judge(
                 statement=str(rule.get("statement", "")),
             )
             _judge_rule(result, api_records)
-            if not result.checks and selected_rules is not None and rule_id not in selected_rules:
+            if not result.checks and rule.get("unchecked"):
+                result.reason = f"not checked: {rule['unchecked']}"
+            elif not result.checks and selected_rules is not None and rule_id not in selected_rules:
                 result.reason = NOT_SELECTED
             results.append(result)
         rule_results.extend(results)
