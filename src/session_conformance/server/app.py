@@ -7,9 +7,11 @@ from collections.abc import Iterable
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from session_conformance.server import trinsic, zitadel
 from session_conformance.server.faults import FaultSet
@@ -29,6 +31,37 @@ def _error_for(request: Request, status: int, detail: str) -> Response:
     if path.startswith("/api/"):
         return trinsic.problem(status, detail)
     return JSONResponse({"error": detail}, status_code=status)
+
+
+class _AllowOn405:
+    """Every 405 carries ``Allow`` with all methods the path supports (RFC 9110), whichever route answered.
+
+    Starlette's own 405 names only the first route that matched the path (GET, not also PATCH/DELETE on
+    ``/v2/sessions/{sessionId}``), and the Zitadel catch-all answers 405 for known paths without one.
+    """
+
+    def __init__(self, app: ASGIApp, routes: list[Route]) -> None:
+        self.app = app
+        # the Zitadel catch-alls (named after their endpoint, `unrouted`) answer 404/405 for any method
+        self.routes = [route for route in routes if route.methods and route.name != "unrouted"]
+
+    def allowed(self, path: str) -> str:
+        methods = {m for route in self.routes if route.path_regex.match(path) for m in route.methods or ()}
+        return ", ".join(sorted(methods))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_allow(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] == 405:
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"allow"]
+                headers.append((b"allow", self.allowed(scope["path"]).encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_allow)
 
 
 async def _http_exception(request: Request, exc: Exception) -> Response:
@@ -85,6 +118,7 @@ def create_app(
     ]
     app = Starlette(
         routes=routes,
+        middleware=[Middleware(_AllowOn405, routes=routes)],
         exception_handlers={HTTPException: _http_exception, Exception: _unexpected},
     )
     app.state.conformance = state
