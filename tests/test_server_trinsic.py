@@ -746,6 +746,8 @@ def test_variant_text_plain() -> None:
         for response in (ok, bad):
             assert response.headers["content-type"].startswith("text/plain")
             assert isinstance(response.json(), dict)
+        redact = pri.post(f"{P}/{uuid.uuid4()}/redact")  # redact documents application/json only
+        assert redact.headers["content-type"] == "application/problem+json"
 
 
 def test_variant_launch_url_absent_only_without_interaction() -> None:

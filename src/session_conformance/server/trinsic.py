@@ -179,7 +179,9 @@ def _step(state: ServerState, session: TrinsicSession, method: str, provider: P.
 # --- request plumbing ----------------------------------------------------------------------------
 
 
-def _endpoint(state: ServerState, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+def _endpoint(
+    state: ServerState, handler: Handler, *, text_plain: bool = True
+) -> Callable[[Request], Awaitable[Response]]:
     store = _store(state)
     primary = state.accounts[0]
 
@@ -190,11 +192,10 @@ def _endpoint(state: ServerState, handler: Handler) -> Callable[[Request], Await
             if F.AUTH_NOT_ENFORCED in state.faults:
                 account = primary
             elif F.AUTH_WRONG_STATUS in state.faults:
-                return _served(state, problem(400, "bad request"))
+                return _served(state, problem(400, "bad request"), text_plain)
             else:
-                return _served(
-                    state, unauthorized(bool(header), problem_body=V.AUTH_PROBLEM in state.variants)
-                )
+                answer = unauthorized(bool(header), problem_body=V.AUTH_PROBLEM in state.variants)
+                return _served(state, answer, text_plain)
         limit = STRING_LIMIT.set(None if V.NO_MAX_LENGTH in state.variants else MAX_STRING)
         try:
             response = await handler(request, account, store.of(account.token))
@@ -204,7 +205,7 @@ def _endpoint(state: ServerState, handler: Handler) -> Callable[[Request], Await
             response = _problem_of(state, exc)
         finally:
             STRING_LIMIT.reset(limit)
-        return _served(state, response)
+        return _served(state, response, text_plain)
 
     return endpoint
 
@@ -218,10 +219,12 @@ def _problem_of(state: ServerState, exc: Invalid) -> Response:
     return problem(exc.status, detail)
 
 
-def _served(state: ServerState, response: Response) -> Response:
-    """A-21: the JSON body served as ``text/plain`` (one of the documented Accept types)."""
+def _served(state: ServerState, response: Response, text_plain: bool) -> Response:
+    """A-21: the JSON body served as ``text/plain``, one of the documented response types of every
+    operation but redact (whose only documented type is ``application/json``)."""
     media = (response.headers.get("content-type") or "").split(";", 1)[0]
-    if V.TEXT_PLAIN in state.variants and media in ("application/json", "application/problem+json"):
+    plain = text_plain and V.TEXT_PLAIN in state.variants
+    if plain and media in ("application/json", "application/problem+json"):
         response.headers["content-type"] = "text/plain; charset=utf-8"
     return response
 
@@ -577,8 +580,8 @@ def routes(state: ServerState) -> list[Route]:
                 _step(state, session, session.step["method"], P.PROVIDERS.get(session.provider or ""))
         return json_response({"nextStep": _step_json(state, session.step)})
 
-    def route(path: str, handler: Handler, method: str) -> Route:
-        return Route(PREFIX + path, _endpoint(state, handler), methods=[method])
+    def route(path: str, handler: Handler, method: str, *, text_plain: bool = True) -> Route:
+        return Route(PREFIX + path, _endpoint(state, handler, text_plain=text_plain), methods=[method])
 
     return [
         # The literal "list" segment must win over "{sessionId}" (fact sheet 2.7 route note).
@@ -588,7 +591,7 @@ def routes(state: ServerState) -> list[Route]:
         route("/provider/advanced", create_advanced, "POST"),
         route("/{sessionId}", get_session, "GET"),
         route("/{sessionId}/cancel", cancel_session, "POST"),
-        route("/{sessionId}/redact", redact_session, "POST"),
+        route("/{sessionId}/redact", redact_session, "POST", text_plain=False),
         route("/{sessionId}/results", get_results, "POST"),
         route("/{acceptanceSessionId}/step/refresh", refresh_step, "POST"),
     ]

@@ -70,7 +70,8 @@ EMPTY_BODY_IS_OBJECT = register(
 TEXT_PLAIN = register(
     "trn-text-plain",
     "A-21",
-    "every JSON answer (models and ProblemDetails) is served with Content-Type text/plain",
+    "every JSON answer (models and ProblemDetails) is served with Content-Type text/plain, except "
+    "redact's (its only documented type is application/json)",
     (),
 )
 LAUNCH_URL_ABSENT = register(
