@@ -1034,11 +1034,40 @@ def _expired_set(p: Probe) -> bool:
     return p.pri.patch(f"{V2}/{sid}", json={"metadata": {"k": b64("v")}}).status_code == 200
 
 
+def _verified_at_kept(p: Probe) -> bool:
+    user, sid = _user_session(p)
+    check = {"checks": {"password": {"password": user["password"]}}}
+    times = []
+    for _ in range(2):
+        assert p.pri.patch(f"{V2}/{sid}", json=check).status_code == 200
+        times.append(get(p.pri, sid).json()["session"]["factors"]["password"]["verifiedAt"])
+    return times[0] == times[1]
+
+
+def _delete_noop(p: Probe) -> bool:
+    sid = _deleted(p)["sessionId"]
+    return get(p.pri, sid).status_code == 200 and _found(p, [ids(sid)]) == [sid]
+
+
 PROBES: dict[str, Callable[[Probe], bool]] = {
     "ztd-no-auth": lambda p: p.anon.post(f"{V2}/search", json={}).status_code == 200,
     "ztd-create-200": lambda p: p.pri.post(V2, json={}).status_code == 200,
     "ztd-set-201": lambda p: p.pri.patch(f"{V2}/{p.new()['sessionId']}", json={}).status_code == 201,
     "ztd-error-shape": lambda p: "code" not in get(p.pri, "123").json(),
+    "ztd-list-query-404": lambda p: _search(p, {"queries": [{}]}).status_code == 404,
+    "ztd-plain-403-404": lambda p: (
+        "code" not in get(p.pri, "123").json() and "code" in p.pri.post(V2, json={"lifetime": "0s"}).json()
+    ),
+    "ztd-metadata-only-create-400": lambda p: (
+        p.pri.post(V2, json={"metadata": {"k": b64("v")}}).status_code == 400
+        and p.pri.post(V2, json={}).status_code == 201
+    ),
+    "ztd-verified-at-kept": _verified_at_kept,
+    "ztd-get-token-refused": lambda p: (
+        lambda c: get(p.pri, c["sessionId"], c["sessionToken"]).status_code == 403
+    )(p.new()),
+    "ztd-delete-noop": _delete_noop,
+    "ztd-list-never-catches-up": lambda p: _found(p, [ids(p.new()["sessionId"])]) == [],
     "ztd-int64-as-number": lambda p: isinstance(p.new()["details"]["sequence"], int),
     "ztd-null-in-response": lambda p: None in get(p.pri, p.new()["sessionId"]).json()["session"].values(),
     "ztd-bad-json-500": lambda p: p.pri.post(V2, content=b"{").status_code == 500,

@@ -255,9 +255,15 @@ class Zitadel:
         return (client or self.client).request("POST", self.path() + "/search", **kwargs)
 
     # steps that must succeed
-    def new_session(self, body: Any = None, *, rule: str = "ZTD-R02") -> Session:
-        """Create a session; a refusal is reported under ``rule`` (the rule that says it must work)."""
+    def new_session(self, body: Any = None, *, rule: str | None = None) -> Session:
+        """Create a session; a refusal is reported under ``rule`` (the rule that says it must work).
+
+        By default ZTD-R14 for an empty or metadata-only body (that such a create succeeds is R14's),
+        else ZTD-R02.
+        """
         exchange = self.create(body)
+        if rule is None:
+            rule = "ZTD-R14" if set(body or {}) <= {"metadata"} else "ZTD-R02"
         expect(
             rule,
             exchange.status in (200, 201),
@@ -362,6 +368,28 @@ class Zitadel:
             f"were created (ZTD-R63 allows only a brief lag): {shown(exchange)}",
             evidence=exchange,
         )
+
+    def expect_terminated(self, session_id: str, token: str | None) -> Any:
+        """After a DeleteSession that answered 200: the session must have ended (ZTD-R48).
+
+        A session that GetSession still reads with its token *and* ListSessions still lists (after
+        the brief lag ZTD-R63 allows) was not terminated at all. Only one of the two is the narrower
+        rule's business (ZTD-R50 / ZTD-R62), and is left to it. Answers the GetSession exchange.
+        """
+        got = self.get(session_id, token)
+        if got.status != 200:
+            return got
+        ids, _, listing = self.list_ids(
+            [ids_query(session_id)], rule="ZTD-R52", settle=lambda got, _total: session_id not in got
+        )
+        expect(
+            "ZTD-R48",
+            session_id not in ids,
+            f"DeleteSession answered 200 but did not terminate the session: GetSession with its token "
+            f"still reads it ({shown(got)}) and ListSessions still lists it: {shown(listing)}",
+            evidence=[got, listing],
+        )
+        return got
 
     def _list_once(
         self,

@@ -78,7 +78,7 @@ class SessionMachine(RuleBasedStateMachine):
         return self._create(metadata)
 
     def _create(self, metadata: dict[str, bytes]) -> str:
-        session = self.zt.new_session({"metadata": {k: b64(v) for k, v in metadata.items()}}, rule="ZTD-R32")
+        session = self.zt.new_session({"metadata": {k: b64(v) for k, v in metadata.items()}})
         details = (json_of(session.create) or {}).get("details") or {}
         known = Known(
             session.id,
@@ -203,7 +203,7 @@ class SessionMachine(RuleBasedStateMachine):
     def target_agrees(self) -> None:
         for known in self.known.values():
             if known.deleted:
-                exchange = self.zt.get(known.id, known.token)
+                exchange = self.zt.expect_terminated(known.id, known.token)
                 expect(
                     "ZTD-R50",
                     exchange.status == 404,

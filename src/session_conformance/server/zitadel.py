@@ -23,7 +23,7 @@ from session_conformance.server import zitadel_variants as V
 from session_conformance.server.state import Account, ServerState
 from session_conformance.server.variants import VariantSet
 from session_conformance.server.zitadel_logic import details, quoted, rendered, run_change
-from session_conformance.server.zitadel_requests import parse_change, parse_delete, parse_search
+from session_conformance.server.zitadel_requests import Change, parse_change, parse_delete, parse_search
 from session_conformance.server.zitadel_search import count_matches, search
 from session_conformance.server.zitadel_store import (
     MAX_OLD_TOKENS,
@@ -59,6 +59,9 @@ PROVIDER_STATES = ("zitadel user exists", "zitadel idp intent succeeded")
 PREFIXES = (("/v2", False), ("/v2beta", True))
 MAX_BODY_BYTES = 1 << 20
 LIST_LAG_NS = 400_000_000  # ztd-list-lag: how far ListSessions may trail the writes
+LIST_NEVER_CATCHES_UP_NS = (
+    60_000_000_000  # ztd-list-never-catches-up: how far it trails (far beyond "briefly")
+)
 MAX_LIMIT = 1000  # ztd-limit-max-1000: the newest Zitadel's maximum `query.limit`
 _KNOWN_PATH = re.compile(r"/v2(?:beta)?/sessions(?:/[^/]+)?")
 
@@ -95,6 +98,8 @@ def _error(state: ServerState, exc: ApiError) -> Response:
         body["details"] = [{"@type": ERROR_DETAIL_TYPE, "id": "EMBED-Va1id", "message": exc.message}]
     if F.ERROR_SHAPE in state.faults:
         del body["code"]
+    if F.PLAIN_403_404 in state.faults and exc.status in (403, 404):
+        body = {"error": exc.message}
     headers = {"WWW-Authenticate": exc.message} if exc.code == UNAUTHENTICATED else None
     return json_response(body, exc.status, headers)
 
@@ -183,6 +188,16 @@ def _verify_write_token(
         raise ApiError(PERMISSION_DENIED, message, "COMMAND-sGr42")
 
 
+def _metadata_only(change: Change) -> bool:
+    """A create that carries metadata and nothing else (ztd-metadata-only-create-400)."""
+    return bool(change.metadata) and (
+        change.checks is None
+        and change.challenges is None
+        and change.lifetime_ns is None
+        and change.user_agent is None
+    )
+
+
 def _with_challenges(payload: dict[str, Any], challenges: dict[str, Any] | None, state: ServerState) -> None:
     if challenges is not None and (challenges or F.NO_CHALLENGES_OBJECT not in state.faults):
         payload["challenges"] = challenges
@@ -202,6 +217,8 @@ def routes(state: ServerState) -> list[Route]:
             create=True,
             allow_non_positive_lifetime=F.VALIDATION_IGNORED in faults,
         )
+        if F.METADATA_ONLY_CREATE_400 in faults and _metadata_only(change):
+            raise ApiError(INVALID_ARGUMENT, "a user check is required", "EMBED-Us3r1")
         session_id = secrets.token_hex(9) if F.NONNUMERIC_ID in faults else store.ids.next()
         with inst.lock:  # creation time and insertion (eviction) order agree
             now = store.clock.now()
@@ -276,6 +293,8 @@ def routes(state: ServerState) -> list[Route]:
                     NOT_FOUND, quoted(variants, "Session does not exist", session_id), "QUERY-SFeaa"
                 )
         refused = token and not _token_ok(state, inst, session, token) and F.GET_WRONG_TOKEN_OK not in faults
+        if token and F.GET_TOKEN_REFUSED in faults:  # the token is not honoured, only a permission would be
+            refused = True
         if (
             token and not refused and V.EXPIRED_TOKEN_REFUSED in variants
         ):  # Z-21: an expired token reads nothing
@@ -394,6 +413,11 @@ def routes(state: ServerState) -> list[Route]:
                 return json_response({"details": answer})
             if token:
                 _verify_write_token(state, inst, session, token, F.DELETE_WRONG_TOKEN_OK, variants)
+            if F.DELETE_NOOP in faults:  # answers like a delete, ends nothing
+                answer = details(
+                    inst, session.sequence, session.changed, faults, variants, created=session.created
+                )
+                return json_response({"details": answer})
             session.sequence += 1
             session.changed = store.clock.now()
             inst.events += 1
@@ -403,6 +427,9 @@ def routes(state: ServerState) -> list[Route]:
 
     def _list_view(inst: Instance) -> list[Session] | None:
         """ztd-list-lag: the sessions as of the last projection run, refreshed when older than the lag."""
+        if F.LIST_NEVER_CATCHES_UP in faults:  # a projection that trails far behind (ZTD-R63: briefly)
+            horizon = store.clock.now() - LIST_NEVER_CATCHES_UP_NS
+            return [s for s in inst.sessions.values() if s.created <= horizon]
         if V.LIST_LAG not in variants:
             return None
         now = store.clock.now()

@@ -14,6 +14,16 @@ NO_AUTH = register(
 CREATE_200 = register("ztd-create-200", "ZTD-R02", "CreateSession answers 200 instead of 201")
 SET_201 = register("ztd-set-201", "ZTD-R03", "SetSession answers 201 instead of 200")
 ERROR_SHAPE = register("ztd-error-shape", "ZTD-R04", "error bodies carry no `code` (only message/details)")
+LIST_QUERY_404 = register(
+    "ztd-list-query-404",
+    "ZTD-R05",
+    'an invalid list query ("List.Query.Invalid", an empty SearchQuery) is answered 404 NotFound, not 400',
+)
+PLAIN_403_404 = register(
+    "ztd-plain-403-404",
+    "ZTD-R06",
+    '403 and 404 answers carry `{"error": ...}` instead of an rpcStatus body (other errors are fine)',
+)
 INT64_AS_NUMBER = register(
     "ztd-int64-as-number", "ZTD-R07", "`sequence` is written as a JSON number instead of a decimal string"
 )
@@ -37,6 +47,11 @@ NONNUMERIC_ID = register("ztd-nonnumeric-id", "ZTD-R12", "session IDs are hex st
 SEQUENCE_MISMATCH = register(
     "ztd-sequence-mismatch", "ZTD-R13", "CreateSession's details.sequence is one above the session's sequence"
 )
+METADATA_ONLY_CREATE_400 = register(
+    "ztd-metadata-only-create-400",
+    "ZTD-R14",
+    "a create with metadata and nothing else is refused with 400 (a user check demanded); `{}` still works",
+)
 EMPTY_USER_CHECK_400 = register(
     "ztd-empty-user-check-400",
     "ZTD-R15",
@@ -58,6 +73,11 @@ WEBAUTHN_NO_CHALLENGE_OK = register(
     "ztd-webauthn-no-challenge-ok", "ZTD-R20", "a WebAuthN check without a requested challenge succeeds"
 )
 INTENT_REUSABLE = register("ztd-intent-reusable", "ZTD-R21", "a succeeded IdP intent can be checked again")
+VERIFIED_AT_KEPT = register(
+    "ztd-verified-at-kept",
+    "ZTD-R22",
+    "re-running a successful password check keeps the first `verifiedAt` instead of overwriting it",
+)
 FACTORS_WITHOUT_USER = register(
     "ztd-factors-without-user", "ZTD-R23", "sessions without a checked user carry `factors: {}`"
 )
@@ -107,6 +127,11 @@ NOOP_ROTATES = register(
     "a SetSession that changes nothing still issues a new token (the old one dies)",
 )
 SET_TERMINATED_OK = register("ztd-set-terminated-ok", "ZTD-R42", "SetSession on a deleted session succeeds")
+GET_TOKEN_REFUSED = register(
+    "ztd-get-token-refused",
+    "ZTD-R43",
+    "GetSession with the current sessionToken answers 403 (only calls without a token, by permission, read)",
+)
 GET_WRONG_TOKEN_OK = register(
     "ztd-get-wrong-token-ok", "ZTD-R44", "GetSession ignores a wrong sessionToken and answers 200"
 )
@@ -117,6 +142,11 @@ OTHER_ACCOUNT_VISIBLE = register(
 )
 UNKNOWN_GET_200 = register(
     "ztd-unknown-get-200", "ZTD-R46", "GetSession of a never-existing ID answers 200 with an empty session"
+)
+DELETE_NOOP = register(
+    "ztd-delete-noop",
+    "ZTD-R48",
+    "DeleteSession answers 200 but terminates nothing: the session stays readable, listed and changeable",
 )
 DELETE_WRONG_TOKEN_OK = register(
     "ztd-delete-wrong-token-ok", "ZTD-R49", "DeleteSession ignores a wrong sessionToken and deletes"
@@ -153,6 +183,11 @@ TOTAL_WRONG = register(
     "ztd-total-wrong", "ZTD-R61", "`totalResult` counts the returned page instead of all matches"
 )
 DELETED_LISTED = register("ztd-deleted-listed", "ZTD-R62", "deleted sessions are still listed")
+LIST_NEVER_CATCHES_UP = register(
+    "ztd-list-never-catches-up",
+    "ZTD-R63",
+    "ListSessions lists a session only 60 s after its creation (a projection far behind; Get stays current)",
+)
 V2BETA_DIFFERS = register(
     "ztd-v2beta-differs",
     "ZTD-X01",

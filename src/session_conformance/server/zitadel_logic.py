@@ -215,7 +215,8 @@ def _check_password(inst: Instance, out: Outcome, password: str, now: int, fault
         user.failed_attempts = 0
 
     out.effects.append(reset)
-    out.session.factors["password"] = now
+    factors = out.session.factors
+    factors["password"] = factors.get("password", now) if F.VERIFIED_AT_KEPT in faults else now
     out.changed = True
 
 

@@ -11,7 +11,7 @@ from session_conformance.server.state import Account
 from session_conformance.server.variants import VariantSet
 from session_conformance.server.zitadel_requests import DEFAULT_LIMIT, SORT_CREATION_DATE, Query, Search
 from session_conformance.server.zitadel_store import Instance, Session
-from session_conformance.server.zitadel_wire import INVALID_ARGUMENT, ApiError
+from session_conformance.server.zitadel_wire import INVALID_ARGUMENT, NOT_FOUND, ApiError
 
 Match = Callable[[Session], bool]
 
@@ -32,7 +32,8 @@ def _matcher(query: Query, caller: Account, faults: FaultSet) -> Match | None:
     if kind is None:
         if F.EMPTY_QUERY_ACCEPTED in faults:
             return None
-        raise ApiError(INVALID_ARGUMENT, "List.Query.Invalid", "GRPC-Sfefs")
+        code = NOT_FOUND if F.LIST_QUERY_404 in faults else INVALID_ARGUMENT
+        raise ApiError(code, "List.Query.Invalid", "GRPC-Sfefs")
     if kind == "idsQuery":
         if F.FILTER_IGNORED in faults:
             return None
