@@ -16,6 +16,11 @@ from session_conformance.errors import UsageError
 def _cmd_openapi(args: argparse.Namespace) -> int:
     from session_conformance.contracts import openapi_document
 
+    if args.schemathesis_config:
+        from session_conformance.st_config import schemathesis_config
+
+        sys.stdout.write(schemathesis_config(args.api))
+        return 0
     json.dump(openapi_document(args.api), sys.stdout, indent=2)
     sys.stdout.write("\n")
     return 0
@@ -152,6 +157,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("openapi", help="print the OpenAPI 3.1 document assembled from the contracts")
     p.add_argument("--api", required=True, choices=APIS, help="which API's document (required)")
+    p.add_argument(
+        "--schemathesis-config",
+        action="store_true",
+        help="print the schemathesis.toml for plain `st run` over the document instead (default: off)",
+    )
     p.set_defaults(func=_cmd_openapi)
 
     p = sub.add_parser(

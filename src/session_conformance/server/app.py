@@ -46,7 +46,9 @@ class _AllowOn405:
         self.routes = [route for route in routes if route.methods and route.name != "unrouted"]
 
     def allowed(self, path: str) -> str:
-        methods = {m for route in self.routes if route.path_regex.match(path) for m in route.methods or ()}
+        matching = [route for route in self.routes if route.path_regex.match(path)]
+        literal = [route for route in matching if "{" not in route.path]  # `/sessions/search` over `{id}`
+        methods = {m for route in literal or matching for m in route.methods or ()}
         return ", ".join(sorted(methods))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
