@@ -759,7 +759,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             record.operations.append(exchange.operation)
     if report.when == "call":
         record.warnings = [redact_text(w.message)[:1000] for w in WARNINGS.collect()]
-    failure = excinfo.value if excinfo is not None else None
+    failure = _violation_in(excinfo.value) if excinfo is not None else None
     if report.failed and isinstance(failure, RuleViolation) and _blocked(failure, record):
         # one defect, one failing rule: the check stopped at another rule's precondition
         record.outcome, record.failure_rule = "blocked", failure.rule
@@ -773,7 +773,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         record.replay = replay_command(item)
         if isinstance(failure, RuleViolation) and not _wants_tracebacks(item.config):
             # the rule's message, its evidence and the replay line: what a person needs, first
-            notes = "\n".join(getattr(failure, "__notes__", None) or ())
+            outer = excinfo.value if excinfo is not None else failure  # Hypothesis' group carries our note
+            notes = "\n".join(getattr(failure, "__notes__", None) or getattr(outer, "__notes__", None) or ())
             report.longrepr = redact_text(f"{failure}\n{notes}".strip())
         else:
             report.longrepr = redact_text(str(report.longrepr))
@@ -792,6 +793,21 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if report.when == "call" or report.failed or report.skipped:
         # a plain attribute travels with xdist's serialised reports
         setattr(report, "conformance", record.to_dict())  # noqa: B010
+
+
+def _violation_in(exc: BaseException) -> BaseException:
+    """The rule violation inside Hypothesis' "flaky" groups, else the exception itself.
+
+    A live target's state moves on between Hypothesis' replays (a second redact is refused), so the
+    replay may not fail again: Hypothesis then raises FlakyFailure around the violation it first saw.
+    That violation is the verdict, not an error of the suite.
+    """
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            found = _violation_in(inner)
+            if isinstance(found, RuleViolation):
+                return found
+    return exc
 
 
 def _wants_tracebacks(config: pytest.Config) -> bool:
