@@ -335,6 +335,16 @@ def problem_body(exchange: Any) -> dict[str, Any] | None:
     return body
 
 
+def expect_accepted(rule: str, exchange: Any, what: str) -> None:
+    """The call must succeed: a refusal breaks ``rule``; a success other than 200 breaks TRN-R04.
+
+    One defect, one failing rule: a create answered 201 is TRN-R04's defect, reported by its own check;
+    here it blocks ``rule`` instead of failing it.
+    """
+    expect(rule, 200 <= exchange.status < 300, f"{what}: {shown(exchange)}", evidence=exchange)
+    expect("TRN-R04", exchange.status == 200, f"{what} must answer 200: {shown(exchange)}", evidence=exchange)
+
+
 def expect_rejected(rule: str, exchange: Any, what: str, statuses: Iterable[int] = (400,)) -> None:
     """The call must be refused with one of ``statuses`` (default 400) and a ProblemDetails body."""
     allowed = tuple(statuses)

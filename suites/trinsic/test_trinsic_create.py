@@ -12,6 +12,7 @@ from _trinsic_steps import (
     VALID_NIK,
     Trinsic,
     advanced,
+    expect_accepted,
     expect_rejected,
     hypothesis_settings,
     is_absolute_url,
@@ -94,12 +95,7 @@ def test_launch_url_is_returned_only_once(client: Any, target: Any) -> None:
 @pytest.mark.needs("writes", "trinsic_provider")
 def test_widget_may_restrict_providers(client: Any, target: Any) -> None:
     exchange = Trinsic(client).create_widget({"providers": [_provider(target)], "redirectUrl": REDIRECT_URL})
-    expect(
-        "TRN-R09",
-        exchange.status == 200,
-        f"a widget restricted to an enabled provider must be created: {shown(exchange)}",
-        evidence=exchange,
-    )
+    expect_accepted("TRN-R09", exchange, "a widget restricted to an enabled provider must be created")
 
 
 @pytest.mark.rules("TRN-R10")
@@ -116,12 +112,7 @@ def test_widget_accepts_known_identity_data(client: Any) -> None:
     }
     for body in ({"knownIdentityData": known}, {"knownIdentityData": None}, {"knownIdentityData": {}}):
         exchange = Trinsic(client).create_widget(body)
-        expect(
-            "TRN-R10",
-            exchange.status == 200,
-            f"knownIdentityData is optional data the widget must accept: {shown(exchange)}",
-            evidence=exchange,
-        )
+        expect_accepted("TRN-R10", exchange, "knownIdentityData is optional data the widget must accept")
 
 
 @pytest.mark.rules("TRN-R11")
@@ -318,12 +309,7 @@ def test_cnh_file_content_type(client: Any) -> None:
         exchange = trn.create_hosted(body)
         if index == 0:
             _enabled(exchange, "g-brazil-digital-cnh", "providerInput.brazilDigitalCnh")
-        expect(
-            "TRN-R39",
-            exchange.status == 200,
-            f"content type {content_type} must be accepted: {shown(exchange)}",
-            evidence=exchange,
-        )
+        expect_accepted("TRN-R39", exchange, f"content type {content_type} must be accepted")
     for content_type in ("image/gif", "text/plain", "application/octet-stream", "PDF"):
         body = {
             "provider": "g-brazil-digital-cnh",
