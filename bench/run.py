@@ -55,12 +55,14 @@ EMBEDDED_TRINSIC_PROVIDER = "conformance-test"
 
 # The targets (2-core machine). Each: (key, description, how the figure compares, threshold).
 TARGETS: list[tuple[str, str, str, float]] = [
-    ("smoke_wall_s", "smoke, all three APIs: wall time", "<", 30.0),
-    ("standard_wall_s", "standard: wall time", "<", 120.0),
-    ("schemathesis_rps_ratio", "suite req/s vs plain schemathesis, same budget", ">=", 0.80),
+    ("smoke_wall_s", "smoke, all three APIs: wall time", "<", 15.0),
+    ("standard_wall_s", "standard: wall time", "<", 45.0),
+    ("deep_wall_s", "deep: wall time", "<", 240.0),
+    ("schemathesis_rps_ratio", "suite req/s vs plain schemathesis, same budget", ">=", 2.0),
     ("server_get_rps", "embedded server: GET session req/s on loopback", ">=", 5000.0),
-    ("xdist_speedup", "pytest -n 2 vs one process (wall)", ">=", 1.5),
-    ("deep_peak_rss_mb", "deep: peak RSS of the pytest process tree", "<", 500.0),
+    ("xdist_speedup", "pytest -n 2 vs one process (wall)", ">=", 1.6),
+    ("deep_peak_rss_mb", "deep: peak RSS of the pytest process tree", "<", 300.0),
+    ("shards_equal", "2 shards merged: same verdicts as one run (1 = yes)", ">=", 1.0),
 ]
 
 
@@ -84,9 +86,10 @@ class Run:
     by_status: dict[str, int] = field(default_factory=dict)
     summary: str = ""  # pytest's or schemathesis's last summary line
     error: str | None = None  # set when the figures are not usable
+    reports: Path | None = None  # a copy of the run's reports folder (summary, JUnit)
 
     def figures(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if k != "label"}
+        return {k: v for k, v in asdict(self).items() if k not in ("label", "reports")}
 
 
 class TreeRSS:
@@ -300,6 +303,10 @@ def suite_run(
         if max_examples is not None:
             env["BENCH_MAX_EXAMPLES"] = str(max_examples)
         measured = run_measured(cmd, env=env, timeout=timeout, log=log)
+        kept = logs / (re.sub(r"[^\w.=-]+", "_", run.label) + "-reports")
+        shutil.rmtree(kept, ignore_errors=True)
+        shutil.copytree(reports, kept)  # the summary, for the shard comparison (and a look afterwards)
+        run.reports = kept
         run.wall_s, run.exit_code = measured.wall_s, measured.exit_code
         run.peak_rss_mb, run.cpu_s, tail = measured.peak_rss_mb, measured.cpu_s, measured.tail
         _fill_from_server(run, server)
@@ -565,6 +572,8 @@ class Results:
     budgets: dict[str, int]  # profile -> max_examples
     compare: str  # the profile of the comparisons
     profiles: dict[str, Run] = field(default_factory=dict)
+    shards: list[Run] = field(default_factory=list)  # the compare profile in 2 shards
+    shards_equal: bool | None = None  # merged shard verdicts == the single run's
     schemathesis: Run | None = None
     xdist: Run | None = None
     xdist_worksteal: Run | None = None
@@ -589,7 +598,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=32, help="load-generator connections")
     parser.add_argument("--load-repeats", type=int, default=3, help="load measurements per shape (median)")
     parser.add_argument("--timeout", type=float, default=1200.0, help="seconds allowed for one run")
-    parser.add_argument("--skip", default="", help="comma-separated: schemathesis, xdist, scan, load")
+    parser.add_argument("--skip", default="", help="comma-separated: schemathesis, xdist, shard, scan, load")
     parser.add_argument(
         "--uvicorn-socket",
         action="store_true",
@@ -642,6 +651,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         say(f"- suite, profile {compare}, pytest -n 2 --dist worksteal (what-if) ...")
         results.xdist_worksteal = run_suite(compare, workers=2, extra=["--dist", "worksteal"])
         say(f"  {_run_line(results.xdist_worksteal)}")
+
+    if "shard" not in skip and compare in results.profiles:
+        from session_conformance.reporting.compare import load
+        from session_conformance.reporting.merge import merge_summaries
+
+        for index in (1, 2):
+            say(f"- suite, profile {compare}, --shard {index}/2 ...")
+            results.shards.append(run_suite(compare, extra=["--shard", f"{index}/2"]))
+            say(f"  {_run_line(results.shards[-1])}")
+        single = results.profiles[compare]
+        if single.reports and all(run.reports for run in results.shards):
+            merged = merge_summaries([load(run.reports) for run in results.shards if run.reports])
+            whole = load(single.reports)
+            verdicts = {(r["api"], r["id"]): r["verdict"] for r in whole["rules"]}
+            results.shards_equal = verdicts == {(r["api"], r["id"]): r["verdict"] for r in merged["rules"]}
+            say(
+                f"  merged 2 shards: verdicts {'equal' if results.shards_equal else 'DIFFER from'} the single run"
+            )
 
     if "scan" not in skip:
         for examples in sorted({int(b) for b in args.budgets.split(",") if b}):
@@ -714,14 +741,18 @@ def _report(results: Results) -> dict[str, Any]:
         "budget_scaling_requests": [[n, run.requests] for n, run in sorted(results.scan.items()) if _ok(run)],
         "budget_scaling_fit": linear_fit([(float(x), float(y)) for x, y in scaling]),
         "profile_scaling": by_profile,
+        "shards": [run.figures() for run in results.shards],
+        "shards_equal": results.shards_equal,
     }
     figures: dict[str, float | None] = {
-        "smoke_wall_s": _bound(results.profiles.get("smoke"), "wall_s", 30.0),
-        "standard_wall_s": _bound(results.profiles.get("standard"), "wall_s", 120.0),
+        "smoke_wall_s": _bound(results.profiles.get("smoke"), "wall_s", 15.0),
+        "standard_wall_s": _bound(results.profiles.get("standard"), "wall_s", 45.0),
+        "deep_wall_s": _bound(results.profiles.get("deep"), "wall_s", 240.0),
+        "shards_equal": None if results.shards_equal is None else float(results.shards_equal),
         "schemathesis_rps_ratio": ratio,
         "server_get_rps": report["server_get_rps"],
         "xdist_speedup": speedup,
-        "deep_peak_rss_mb": _bound(results.profiles.get("deep"), "peak_rss_mb", 500.0),
+        "deep_peak_rss_mb": _bound(results.profiles.get("deep"), "peak_rss_mb", 300.0),
     }
     report["targets"] = [
         {
