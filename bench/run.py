@@ -666,9 +666,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             whole = load(single.reports)
             verdicts = {(r["api"], r["id"]): r["verdict"] for r in whole["rules"]}
             results.shards_equal = verdicts == {(r["api"], r["id"]): r["verdict"] for r in merged["rules"]}
-            say(
-                f"  merged 2 shards: verdicts {'equal' if results.shards_equal else 'DIFFER from'} the single run"
-            )
+            same = "equal" if results.shards_equal else "DIFFER from"
+            say(f"  merged 2 shards: verdicts {same} the single run")
 
     if "scan" not in skip:
         for examples in sorted({int(b) for b in args.budgets.split(",") if b}):
