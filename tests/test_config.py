@@ -61,7 +61,7 @@ def test_api_list_and_all() -> None:
         ({"request_timeout": "soon"}, {}, "seconds"),
         ({"request_timeout": "0"}, {}, "seconds"),
         ({"rules": "TRN-R99"}, {}, "unknown rule ID(s) TRN-R99"),
-        ({"server_faults": "x", "base_url": "http://a.test", "token": "t"}, {}, "embedded server"),
+        ({"faults": "x", "base_url": "http://a.test", "token": "t"}, {}, "embedded server"),
         ({"zitadel_login_name": "alice"}, {}, "together"),
         ({}, {"CONFORMANCE_READ_ONLY": "maybe"}, "not a boolean"),
     ],
@@ -75,7 +75,7 @@ def test_wrong_values_are_usage_errors(flags: dict[str, str], env: dict[str, str
 
 def test_rules_and_faults_are_split() -> None:
     options = resolve_options(
-        {"rules": "TRN-R01, ZTD-R01", "server_faults": "a,b"},
+        {"rules": "TRN-R01, ZTD-R01", "faults": "a,b"},
         {},
         known_rules=RULES,
         known_faults=frozenset({"a", "b"}),

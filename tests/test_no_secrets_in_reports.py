@@ -253,7 +253,7 @@ def run(kind: str, tmp: Path) -> tuple[subprocess.CompletedProcess[str], Path, P
             "trinsic",
             "--profile",
             "smoke",
-            "--server-faults",
+            "--faults",
             SUITE_FAULTS,
         ]
         cwd = REPO

@@ -86,7 +86,7 @@ def _assert_one_line_usage_error(done: subprocess.CompletedProcess[str], fragmen
         (("--base-url", "https://staging.example.test"), "--token"),
         (("--api", "soap"), "unknown API"),
         (("--rules", "TRN-R999"), "unknown rule ID"),
-        (("--server-faults", "no-such-fault"), "unknown fault"),
+        (("--faults", "no-such-fault"), "unknown fault"),
     ],
 )
 def test_wrong_options_are_one_line(tmp_path: Path, args: tuple[str, ...], fragment: str) -> None:

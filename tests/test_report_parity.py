@@ -51,7 +51,7 @@ def test_every_view_counts_the_same(tmp_path: Path, faults: str) -> None:
     reports = tmp_path / "reports"
     command = [sys.executable, "-m", "session_conformance.cli", "run", "-n", "2", "--profile", "smoke"]
     command += ["--api", "trinsic,zitadel-v2", "--reports-dir", str(reports)]
-    command += ["--server-faults", faults] if faults else []
+    command += ["--faults", faults] if faults else []
     done = subprocess.run(command, capture_output=True, text=True, timeout=900, check=False, cwd=tmp_path)
     assert done.returncode == (1 if faults else 0), done.stdout[-3000:]
     tally = _tally(done.stdout)

@@ -117,14 +117,14 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "--rules", "CONFORMANCE_RULES", "only run checks of these rule IDs (comma list)", metavar="IDS"
     ),
     OptionSpec(
-        "--server-faults",
-        "CONFORMANCE_SERVER_FAULTS",
+        "--faults",
+        "CONFORMANCE_FAULTS",
         "dev: start the embedded server with these faults (comma list)",
         metavar="NAMES",
     ),
     OptionSpec(
-        "--server-variants",
-        "CONFORMANCE_SERVER_VARIANTS",
+        "--variants",
+        "CONFORMANCE_VARIANTS",
         "dev: start the embedded server with these conformant variants (comma list, or all)",
         metavar="NAMES",
     ),
@@ -350,32 +350,31 @@ def resolve_options(
         if not rules:
             rules = None
 
-    faults = tuple(_split(text("server_faults")))
+    faults = tuple(_split(text("faults")))
     if faults:
         if base_url is not None:
             raise UsageError(
-                "--server-faults / CONFORMANCE_SERVER_FAULTS only applies to the embedded server; "
-                "drop --base-url"
+                "--faults / CONFORMANCE_FAULTS only applies to the embedded server; drop --base-url"
             )
         unknown = sorted(set(faults) - known_faults) if known_faults is not None else []
         if unknown:
             raise UsageError(
-                f"{_origin_label(OPTION_BY_KEY['server_faults'], origins['server_faults'])}: "
+                f"{_origin_label(OPTION_BY_KEY['faults'], origins['faults'])}: "
                 f"unknown fault(s) {', '.join(unknown)} (see `session-conformance serve --list-faults`)"
             )
 
-    variants = tuple(_split(text("server_variants")))
+    variants = tuple(_split(text("variants")))
     if variants:
         if base_url is not None:
             raise UsageError(
-                "--server-variants / CONFORMANCE_SERVER_VARIANTS only applies to the embedded server; "
+                "--variants / CONFORMANCE_VARIANTS only applies to the embedded server; "
                 "drop --base-url (or start `session-conformance serve --variants ...`)"
             )
         known = (known_variants or frozenset()) | {"all"}
         unknown = sorted(set(variants) - known) if known_variants is not None else []
         if unknown:
             raise UsageError(
-                f"{_origin_label(OPTION_BY_KEY['server_variants'], origins['server_variants'])}: "
+                f"{_origin_label(OPTION_BY_KEY['variants'], origins['variants'])}: "
                 f"unknown variant(s) {', '.join(unknown)} (see `session-conformance serve --list-variants`)"
             )
 

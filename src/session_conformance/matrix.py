@@ -1,7 +1,7 @@
 """What the fault and variant matrices share: one pytest run per server switch, judged from its summary.
 
 Each run is a pytest subprocess over the suites, limited to some APIs and rules, against a reference
-server with one or more switches on: embedded (``--server-faults``/``--server-variants``) or, with
+server with one or more switches on: embedded (``--faults``/``--variants``) or, with
 ``live``, a ``session-conformance serve`` process reached only through what it printed (``served``).
 The verdicts come from the run's own ``conformance-summary.json`` (structured, never parsed from text).
 """
@@ -95,9 +95,9 @@ def pytest_command(run: Run, *, profile: str, live: bool) -> list[str]:
     if run.rules:
         args += ["--rules", ",".join(run.rules)]
     if not live and run.faults:
-        args += ["--server-faults", ",".join(run.faults)]
+        args += ["--faults", ",".join(run.faults)]
     if not live and run.variants:
-        args += ["--server-variants", ",".join(run.variants)]
+        args += ["--variants", ",".join(run.variants)]
     return [sys.executable, "-m", "pytest", *pytest_args(args)]
 
 

@@ -155,7 +155,7 @@ def _is_worker(config: pytest.Config) -> bool:
 
 
 def _known_faults(flags: dict[str, Any]) -> frozenset[str] | None:
-    if not (flags.get("server_faults") or os.environ.get("CONFORMANCE_SERVER_FAULTS")):
+    if not (flags.get("faults") or os.environ.get("CONFORMANCE_FAULTS")):
         return None
     from session_conformance.server.faults import all_faults
 
@@ -704,7 +704,7 @@ def replay_command(item: pytest.Item) -> str:
     if options.strict:
         parts.append("--strict-properties")
     if options.server_faults:
-        parts.append(f"--server-faults={','.join(options.server_faults)}")
+        parts.append(f"--faults={','.join(options.server_faults)}")
     if options.base_url:
         parts.append(f"--base-url={options.base_url}")
     return " ".join(parts)
