@@ -356,6 +356,8 @@ class Reporter:
         record.operations = tuple(dict.fromkeys([*record.operations, *(data.get("operations") or ())]))
         record.warnings = tuple(dict.fromkeys([*record.warnings, *(data.get("warnings") or ())]))
         record.seen = tuple(sorted({*record.seen, *(data.get("seen") or ())}))
+        if data.get("replay") and record.replay is None:
+            record.replay = mask_text(str(data["replay"]))
         record.merge(outcome, reason, rule)
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:

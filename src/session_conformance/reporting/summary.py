@@ -62,6 +62,7 @@ class CheckRecord:
     operations: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()  # "[RULE] message" of each warning (the check went on)
     seen: tuple[str, ...] = ()  # "api:operationId status" of every answer the check got
+    replay: str | None = None  # the command that re-runs a failed, errored or warned check
 
     def merge(self, outcome: Outcome, reason: str | None, failure_rule: str | None) -> None:
         """Fold one phase's outcome in (failed > error > blocked > skipped > warning > passed)."""
@@ -84,12 +85,15 @@ class RuleResult:
     verdict: Outcome = "skipped"
     reason: str | None = None
     checks: list[str] = field(default_factory=list)
+    replay: str | None = None  # how to re-run the check the reason comes from (failed, error, warning)
 
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"id": self.id, "api": self.api, "verdict": self.verdict}
         if self.verdict != "passed":
             out["reason"] = self.reason or NOT_CHECKED
         out["checks"] = list(self.checks)
+        if self.replay and self.verdict in ("failed", "error", "warning"):
+            out["replay"] = self.replay
         out["inferred"] = self.inferred
         out["statement"] = self.statement
         return out
@@ -154,9 +158,10 @@ def _judge_rule(result: RuleResult, records: Sequence[CheckRecord]) -> None:
         if verdict == "passed":
             result.reason = None
         else:
-            _nodeid, reason = found[0]
+            nodeid, reason = found[0]
             more = f" (and {len(found) - 1} more check(s))" if len(found) > 1 else ""
             result.reason = f"{reason or verdict}{more}"
+            result.replay = next((r.replay for r in records if r.nodeid == nodeid), None)
         return
     result.verdict = "skipped"
     result.reason = NOT_CHECKED
@@ -363,15 +368,17 @@ def render_markdown(summary: Mapping[str, Any]) -> str:
             checks = ", ".join(f"`{c}`" for c in rule["checks"][:5])
             lines.append(
                 f"- **{rule['id']}** ({rule['api']}, {rule['verdict']}) {_cell(rule['statement'])} — "
-                f"{_cell(rule['reason'])}" + (f" — checks: {checks}" if checks else "")
+                f"{_cell(rule['reason'])}"
+                + (f" — checks: {checks}" if checks else "")
+                + (f"\n  - replay: `{rule['replay']}`" if rule.get("replay") else "")
             )
     for api in summary["apis"]:
         lines += [
             "",
             f"## {api}: every rule",
             "",
-            "| rule | verdict | inferred | checks | reason |",
-            "|---|---|---|---|---|",
+            "| rule | statement | verdict | inferred | checks | reason |",
+            "|---|---|---|---|---|---|",
         ]
         for rule in summary["rules"]:
             if rule["api"] != api:
@@ -379,7 +386,8 @@ def render_markdown(summary: Mapping[str, Any]) -> str:
             reason = _cell(rule.get("reason", ""))
             inferred = "yes" if rule["inferred"] else ""
             lines.append(
-                f"| {rule['id']} | {_ICON[rule['verdict']]} | {inferred} | {len(rule['checks'])} | {reason} |"
+                f"| {rule['id']} | {_cell(rule['statement'])} | {_ICON[rule['verdict']]} | {inferred} | "
+                f"{len(rule['checks'])} | {reason} |"
             )
     if summary.get("coverage"):
         lines += coverage_markdown(summary["coverage"])
