@@ -692,11 +692,11 @@ def _selector(item: pytest.Item) -> list[str]:
 
 
 def replay_command(item: pytest.Item) -> str:
-    from session_conformance.runner import LAUNCHER
+    from session_conformance.runner import launcher
 
     options = current_options()
     parts = [
-        LAUNCHER["command"],
+        launcher(),
         *_selector(item),
         f"--hypothesis-seed={run_seed()}",
         f"--profile={options.profile.name}",

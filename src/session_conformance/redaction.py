@@ -27,6 +27,9 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 MASK = "***"
 MIN_SECRET_LENGTH = 4  # shorter registered values would mask ordinary text
+# A user agent's IP is personal data and masked where it stands, but a loopback address is nobody's and
+# is the embedded target's host: remembered as a secret, it would mask every URL of the run.
+LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 
 
 @functools.lru_cache(maxsize=4096)
@@ -270,7 +273,8 @@ def _mask_leaves(value: Any) -> Any:
         return [_mask_leaves(v) for v in value]
     if value is None or isinstance(value, bool):
         return value
-    register_secret(value if isinstance(value, str) else None)
+    if not (isinstance(value, str) and value.strip() in LOOPBACK):
+        register_secret(value if isinstance(value, str) else None)
     return MASK
 
 

@@ -7,10 +7,16 @@ can say ``session-conformance run ...`` (a command that exists wherever this one
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
-LAUNCHER = {"command": "pytest"}  # how replay lines start; `run` makes it "session-conformance run"
+# How replay lines start. `run` sets it for its process and, through the environment, for xdist workers.
+LAUNCHER_ENV = "SESSION_CONFORMANCE_LAUNCHER"
+
+
+def launcher() -> str:
+    return os.environ.get(LAUNCHER_ENV, "pytest")
 
 
 def suites_dir() -> Path:
@@ -38,5 +44,5 @@ def pytest_args(args: Sequence[str]) -> list[str]:
 def main(args: Sequence[str]) -> int:
     import pytest
 
-    LAUNCHER["command"] = "session-conformance run"
+    os.environ[LAUNCHER_ENV] = "session-conformance run"
     return int(pytest.main(pytest_args(args)))
