@@ -225,10 +225,13 @@ def pytest_runtest_teardown(item: pytest.Item) -> None:
     from allure_pytest.utils import allure_description
 
     operations = _operation_ids(list(record.operations), apis)
+    # A failure belongs to the rule it broke: the check's other rules were not reached, and the tree
+    # must not show it red under them (the summary calls them blocked, "not reached").
+    failed = record.outcome == "failed" and record.failure_rule in record.rules
     plan = plan_labels(
         apis=apis,
         operations=operations,
-        rules=list(record.rules),
+        rules=[record.failure_rule] if failed else list(record.rules),
         catalogue=load_rules(),
         contracts=load_contracts(),
         link_base=contract_link_base(),

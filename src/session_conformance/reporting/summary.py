@@ -254,7 +254,8 @@ def _unchecked(results: Sequence[RuleResult]) -> str:
     for result in results:
         if result.verdict in ("skipped", "blocked"):
             reason = (result.reason or NOT_CHECKED).split(" (and ", 1)[0]
-            reason = "no check covers it" if reason == NOT_CHECKED else reason
+            if reason == NOT_CHECKED or reason.startswith("not checked: "):
+                reason = "not observable through the API (rules.json says why)"
             reasons[reason] = reasons.get(reason, 0) + 1
     if not reasons:
         return ""
