@@ -36,6 +36,7 @@ def test_diff_names_regressions_fixes_and_rule_changes() -> None:
     assert [r["rule"] for r in result["changed"]] == ["TRN-R28"]
     assert [r["rule"] for r in result["new"]] == ["TRN-R31"]
     assert [r["rule"] for r in result["removed"]] == ["TRN-R30"]
+    assert result["old_run"].startswith("staging-1.4") and result["new_run"].startswith("staging-1.5")
 
 
 def test_matrix_has_one_column_per_run() -> None:

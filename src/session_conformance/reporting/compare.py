@@ -56,7 +56,7 @@ def diff(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
             out["fixes"].append(row)
         else:
             out["changed"].append(row)
-    return {"old": _label(old), "new": _label(new), **out}
+    return {"old_run": _label(old), "new_run": _label(new), **out}
 
 
 def _label(summary: dict[str, Any]) -> str:
@@ -64,7 +64,7 @@ def _label(summary: dict[str, Any]) -> str:
 
 
 def diff_markdown(result: dict[str, Any]) -> str:
-    lines = ["# Conformance diff", "", f"- old: `{result['old']}`", f"- new: `{result['new']}`", ""]
+    lines = ["# Conformance diff", "", f"- old: `{result['old_run']}`", f"- new: `{result['new_run']}`", ""]
     titles = {
         "regressions": "Regressions",
         "fixes": "Fixes",
