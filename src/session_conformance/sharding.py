@@ -20,7 +20,8 @@ COSTS_FILE = Path(__file__).resolve().parent / "costs.json"
 
 def cost_key(nodeid: str) -> str:
     """The measured unit: a test function with its parameters, without the path's folders."""
-    return re.sub(r"^.*/", "", nodeid)
+    path, sep, rest = nodeid.partition("::")
+    return re.sub(r"^.*/", "", path) + sep + rest
 
 
 def load_costs() -> dict[str, float]:
