@@ -80,11 +80,14 @@ def _now() -> str:
 
 
 def _under_suites(config: pytest.Config) -> bool:
-    suites = (config.rootpath / "suites").resolve()
+    """Whether the run selects the conformance suites (the checkout's or the installed package's)."""
+    from session_conformance.runner import suites_dir
+
+    folders = {(config.rootpath / "suites").resolve(), suites_dir().resolve()}
     base = config.invocation_params.dir
     for arg in config.args:
         path = (base / arg.split("::", 1)[0]).resolve()
-        if path == suites or suites in path.parents:
+        if any(path == suites or suites in path.parents for suites in folders):
             return True
     return False
 
