@@ -487,9 +487,6 @@ def write_reports(config: pytest.Config, state: _State, exitstatus: int) -> bool
     target = _target()
     if exitstatus == pytest.ExitCode.INTERRUPTED:
         state.session_errors.append("the run was interrupted")
-    if _allure_on(config):
-        base = config.invocation_params.dir
-        write_metadata((base / config.option.allure_report_dir).resolve(), environment_values(target))
     try:
         from session_conformance.pytest_plugin import current_options
 
@@ -510,6 +507,14 @@ def write_reports(config: pytest.Config, state: _State, exitstatus: int) -> bool
         selected_rules=getattr(options, "rules", None),
     )
     _json_path, md_path = write_summary(summary, state.reports_dir)
+    if _allure_on(config):  # the report's Environment panel also shows what the run covered
+        base = config.invocation_params.dir
+        values = environment_values(target)
+        for api, figures in summary["coverage"].items():
+            values[f"coverage.{api}"] = ", ".join(
+                f"{name} {f['exercised']}/{f['total']} ({f['percent']}%)" for name, f in figures.items()
+            )
+        write_metadata((base / config.option.allure_report_dir).resolve(), values)
     state.summary_lines = verdict_lines(summary)
     for api, figures in summary["coverage"].items():
         state.summary_lines.append(
