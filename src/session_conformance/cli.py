@@ -92,8 +92,9 @@ def _cmd_diff(args: argparse.Namespace) -> int:
 
     result = compare.diff(compare.load(Path(args.old)), compare.load(Path(args.new)))
     text = compare.diff_markdown(result)
+    written = compare.write(Path(args.output), text, result)  # first: `| head` must not lose the files
     print(text)
-    for path in compare.write(Path(args.output), text, result):
+    for path in written:
         print(f"written: {path}")
     return 1 if result["regressions"] and args.fail_on_regression else 0
 
@@ -110,8 +111,9 @@ def _cmd_matrix(args: argparse.Namespace) -> int:
         summaries.append((label or str(summary.get("target", path)), summary))
     table = compare.matrix(summaries)
     text = compare.matrix_markdown(table)
+    written = compare.write(Path(args.output), text, table, compare.matrix_html(table))
     print(text)
-    for path in compare.write(Path(args.output), text, table, compare.matrix_html(table)):
+    for path in written:
         print(f"written: {path}")
     return 0
 
