@@ -78,11 +78,11 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_run(args: argparse.Namespace) -> int:
-    from session_conformance.runner import main as run_main
-
-    given = list(args.pytest_args)
-    return run_main(given[1:] if given[:1] == ["--"] else given)
+def _show(text: str, written: Sequence[object]) -> None:
+    """Print a result after its files are written (a closed pipe, e.g. `| head`, must not lose them)."""
+    print(text)
+    for path in written:
+        print(f"written: {path}")
 
 
 def _cmd_diff(args: argparse.Namespace) -> int:
@@ -92,10 +92,7 @@ def _cmd_diff(args: argparse.Namespace) -> int:
 
     result = compare.diff(compare.load(Path(args.old)), compare.load(Path(args.new)))
     text = compare.diff_markdown(result)
-    written = compare.write(Path(args.output), text, result)  # first: `| head` must not lose the files
-    print(text)
-    for path in written:
-        print(f"written: {path}")
+    _show(text, compare.write(Path(args.output), text, result))
     return 1 if result["regressions"] and args.fail_on_regression else 0
 
 
@@ -111,10 +108,7 @@ def _cmd_matrix(args: argparse.Namespace) -> int:
         summaries.append((label or str(summary.get("target", path)), summary))
     table = compare.matrix(summaries)
     text = compare.matrix_markdown(table)
-    written = compare.write(Path(args.output), text, table, compare.matrix_html(table))
-    print(text)
-    for path in written:
-        print(f"written: {path}")
+    _show(text, compare.write(Path(args.output), text, table, compare.matrix_html(table)))
     return 0
 
 
@@ -174,7 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
         "`session-conformance run --base-url URL --token T --profile smoke`.",
     )
     p.add_argument("pytest_args", nargs=argparse.REMAINDER, help="suite and pytest options (default: none)")
-    p.set_defaults(func=_cmd_run)
+    # no func: `main` hands everything after `run` to pytest before argparse would claim its options
 
     p = sub.add_parser(
         "diff", help="what changed between two runs: regressions, fixes, new and removed rules"
@@ -279,8 +273,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["run"] and not {"-h", "--help"} & set(argv[1:2]):
-        # everything after `run` belongs to pytest and the suites (argparse would claim their options)
-        argv = ["run", "--", *argv[1:]]
+        from session_conformance.runner import main as run_main
+
+        return run_main(argv[1:])  # everything after `run` belongs to pytest and the suites
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))

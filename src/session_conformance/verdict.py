@@ -70,13 +70,3 @@ def warn(rule: str, condition: object, message: str, *, evidence: Any = None) ->
     if not condition:
         WARNINGS.current.append(Warning_(rule, f"[{rule}] {message}", evidence))
     return bool(condition)
-
-
-def expect_or_warn(
-    rule: str, condition: object, message: str, *, inferred: bool, evidence: Any = None
-) -> None:
-    """``warn`` when ``inferred`` (the suite's reading), else ``expect``."""
-    if inferred:
-        warn(rule, condition, message, evidence=evidence)
-    else:
-        expect(rule, condition, message, evidence=evidence)
