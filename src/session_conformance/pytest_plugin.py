@@ -1,11 +1,17 @@
 """The pytest side of the suite: options, fixtures, embedded server, pre-flight, skips, evidence, cleanup.
 
-Loaded from the repository's root ``conftest.py`` (``pytest_plugins``). See docs/ARCHITECTURE.md for the
+Loaded by ``-p session_conformance.pytest_plugin`` (pyproject ``addopts``, ``session-conformance run``)
+and from the root ``conftest.py``. See docs/ARCHITECTURE.md for the
 fixture table and the per-test data this plugin leaves for the reports.
 """
 
 from __future__ import annotations
 
+# isort: split
+# First, before anything imports Hypothesis or Schemathesis (see the module).
+from session_conformance import rewrite_opt_out
+
+# isort: split
 import importlib.util
 import os
 import random
@@ -106,25 +112,8 @@ def run_seed() -> int:
 # --- options and configuration -------------------------------------------------------------------
 
 
-# Third-party packages pytest marks for assertion rewriting because they ship pytest plugins. Their own
-# ``assert`` statements behave the same unrewritten; rewriting them costs ~2 s of CPU per process (and per
-# xdist worker) whenever bytecode is not written (PYTHONDONTWRITEBYTECODE, as in tox), because the
-# rewritten modules are then never cached.
-_NO_REWRITE = frozenset({"schemathesis", "hypothesis", "anyio"})
-
-
-def _skip_third_party_rewrite(pluginmanager: pytest.PytestPluginManager) -> None:
-    hook = getattr(pluginmanager, "rewrite_hook", None)
-    marked = getattr(hook, "_must_rewrite", None)
-    if isinstance(marked, set) and marked & _NO_REWRITE:
-        marked.difference_update(_NO_REWRITE)
-        cache = getattr(hook, "_marked_for_rewrite_cache", None)
-        if isinstance(cache, dict):
-            cache.clear()
-
-
 def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
-    _skip_third_party_rewrite(pluginmanager)
+    rewrite_opt_out.opt_out()  # when the plugin came late (conftest), for modules not yet imported
     group = parser.getgroup(
         "conformance", "session-conformance (each option also reads its environment variable)"
     )
