@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from session_conformance.evidence import Exchange
 from session_conformance.redaction import (
@@ -16,6 +18,7 @@ from session_conformance.redaction import (
     redact_text,
     redact_url,
     register_secret,
+    remember_secrets,
 )
 
 
@@ -149,3 +152,46 @@ def test_prose_after_bearer_survives_and_credentials_do_not() -> None:
         == "answered 403 with an unknown bearer token"
     )
     assert "eyJhbGciOi" not in redact_text("Authorization was Bearer eyJhbGciOiJIUzI1NiJ9.e30.sig")
+
+
+_JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.text(max_size=30)
+    | st.sampled_from(["s3cr3t-T0ken-42", "Alice", "https://idv.example/launch/Xy12zz99"]),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "sessionToken",
+                    "resultsAccessKey",
+                    "launchUrl",
+                    "content",
+                    "code",
+                    "name",
+                    "email",
+                    "given_name",
+                    "status",
+                    "id",
+                    "x",
+                ]
+            ),
+            children,
+            max_size=4,
+        )
+    ),
+    max_leaves=12,
+)
+
+
+@given(_JSON)
+def test_remember_secrets_registers_what_redact_json_would(value: object) -> None:
+    """The client only registers (remember_secrets); rendering masks later: both must see the same secrets."""
+    SECRETS.clear()
+    remember_secrets(value)
+    remembered = set(SECRETS._values)
+    SECRETS.clear()
+    redact_json(value)
+    assert remembered == SECRETS._values

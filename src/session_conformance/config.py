@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from session_conformance.contracts import API_FAMILY, APIS
+from session_conformance.apis import API_FAMILY, APIS
 from session_conformance.errors import UsageError
 
 __all__ = ["UsageError"]

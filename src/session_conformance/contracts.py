@@ -26,15 +26,13 @@ from jsonschema import Draft202012Validator, FormatChecker
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-APIS = ("trinsic", "zitadel-v2", "zitadel-v2beta")
-API_FAMILY = {"trinsic": "trinsic", "zitadel-v2": "zitadel", "zitadel-v2beta": "zitadel"}
+from session_conformance.apis import API_FAMILY as API_FAMILY  # re-exported: suites import it here
+from session_conformance.apis import APIS as APIS
+from session_conformance.apis import FAMILIES, family
+
 MODELS_DIR = "models"
 RULES_FILE = "rules.json"
-API_TITLES = {
-    "trinsic": ("Trinsic Sessions API", "v1"),
-    "zitadel-v2": ("Zitadel Session Service", "2.0"),
-    "zitadel-v2beta": ("Zitadel Session Service (beta)", "2.0-beta"),
-}
+API_TITLES = {api.name: (api.title, api.version) for fam in FAMILIES for api in fam.apis}
 
 
 def contracts_dir() -> Path:
@@ -417,3 +415,52 @@ def openapi_document(api: str, contracts: Contracts | None = None) -> dict[str, 
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
     }
+
+
+# --- what an operation does ----------------------------------------------------------------------
+
+_READ_POSTS = re.compile(r"/(search|results|list)/?$")
+
+
+def is_write(op: Operation) -> bool:
+    """Whether an operation creates, changes or deletes something (refused under ``--read-only``).
+
+    Every PATCH/PUT/DELETE, and every POST except the reads sent as POST (``.../search``, ``.../results``).
+    """
+    return op.method in ("PATCH", "PUT", "DELETE") or (
+        op.method == "POST" and not _READ_POSTS.search(op.path)
+    )
+
+
+def is_create(op: Operation) -> bool:
+    """A session create (Trinsic widget, hosted, advanced; Zitadel create)."""
+    return family(op.api).is_create(op.method, op.path)
+
+
+class _WriteKeys:
+    """``op.key in WRITE_OPERATIONS``: the write operations among the loaded contracts."""
+
+    def __contains__(self, key: object) -> bool:
+        op = load_contracts().operations.get(str(key))
+        return op is not None and is_write(op)
+
+
+WRITE_OPERATIONS = _WriteKeys()
+
+
+class OperationIndex:
+    """Finds the contract operation of a request (literal path segments win over parameters)."""
+
+    def __init__(self, contracts: Contracts) -> None:
+        entries = []
+        for op in contracts.operations.values():
+            pattern = "^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(op.path)) + "/?$"
+            entries.append((op.path.count("{"), re.compile(pattern), op))
+        entries.sort(key=lambda entry: entry[0])
+        self._entries = entries
+
+    def match(self, method: str, rel_path: str) -> Operation | None:
+        for _, pattern, op in self._entries:
+            if op.method == method.upper() and pattern.match(rel_path):
+                return op
+        return None

@@ -1,15 +1,15 @@
 """Schemathesis glue for the generic suites: schemas per API and mode, calls through our client, and
 Schemathesis check failures mapped to rule IDs.
 
-Check → rule mapping (the table is in docs/decisions/suite.md):
+Check → rule mapping (each family's ``generic_rule``; the table is in docs/decisions/suite.md):
 
 - ``not_a_server_error``: Trinsic TRN-R04 (positive) / TRN-X01 (negative);
   Zitadel ZTD-R04 (positive) / ZTD-R09 or ZTD-R10 (negative);
 - ``negative_data_rejection``: TRN-X01; ZTD-R09 (wrong type or format) / ZTD-R10 (a constraint);
 - ``status_code_conformance``, ``content_type_conformance``, ``response_schema_conformance``:
-  ``http.response_rule`` (as the contract check);
+  ``checks.response_rule`` (as the contract check);
 - ``use_after_free``: ZTD-R50; ``ensure_resource_availability``: TRN-R37 / ZTD-R63;
-- our contract check (``http.contract_violations``): TRN-R04/R02/R03/R42, ZTD-R02/R03/R07/R08/R01/R04.
+- our contract check (``checks.contract_violations``): TRN-R04/R02/R03/R42, ZTD-R02/R03/R07/R08/R01/R04.
 """
 
 from __future__ import annotations
@@ -30,16 +30,18 @@ from schemathesis.specs.openapi.checks import (
     use_after_free,
 )
 
+from session_conformance.apis import FAMILIES, family
+from session_conformance.checks import contract_violations, response_rule
 from session_conformance.config import Options, Profile
 from session_conformance.contracts import (
-    API_FAMILY,
     API_TITLES,
+    WRITE_OPERATIONS,
     Operation,
     load_contracts,
     openapi_document,
 )
 from session_conformance.evidence import Exchange
-from session_conformance.http import WRITE_OPERATIONS, ConformanceClient, contract_violations, response_rule
+from session_conformance.http import ConformanceClient
 from session_conformance.links import SESSION_PATH_PARAMETERS, add_links
 from session_conformance.redaction import redact_text
 from session_conformance.verdict import RuleViolation
@@ -54,33 +56,18 @@ POSITIVE_CHECKS: tuple[CheckFunction, ...] = (
 NEGATIVE_CHECKS: tuple[CheckFunction, ...] = (*POSITIVE_CHECKS, negative_data_rejection)
 STATEFUL_CHECKS: tuple[CheckFunction, ...] = (*POSITIVE_CHECKS, use_after_free, ensure_resource_availability)
 
-# Every rule a generic check can report, per family (for the tests' `rules` markers).
-GENERIC_RULES = {
-    "trinsic": ("TRN-R02", "TRN-R03", "TRN-R04", "TRN-R37", "TRN-R42", "TRN-X01"),
-    "zitadel": (
-        "ZTD-R01",
-        "ZTD-R02",
-        "ZTD-R03",
-        "ZTD-R04",
-        "ZTD-R07",
-        "ZTD-R08",
-        "ZTD-R09",
-        "ZTD-R10",
-        "ZTD-R50",
-        "ZTD-R63",
-    ),
-}
-ALL_GENERIC_RULES = (*GENERIC_RULES["trinsic"], *GENERIC_RULES["zitadel"])
+# Every rule a generic check can report (for the tests' `rules` markers): the families' lists.
+ALL_GENERIC_RULES = tuple(rule for fam in FAMILIES for rule in fam.generic_rules)
 
 # Session IDs of real sessions per API; positive cases draw path parameters from them.
 SESSION_POOL: dict[str, list[str]] = {}
 
 
 def schemathesis_config(
-    profile: Profile, seed: int, *, mode: str, stateful: bool = False, family: str = "trinsic"
+    profile: Profile, seed: int, *, mode: str, stateful: bool = False, api: str = "trinsic"
 ) -> schemathesis.Config:
     """The Schemathesis configuration of one generic test: budget, mode, phases, checks."""
-    expected_5xx = ["2xx", "3xx", "4xx"] + (["501"] if family == "zitadel" else [])
+    expected_5xx = ["2xx", "3xx", "4xx", *family(api).documented_5xx]
     generation = {
         "mode": mode,
         "max-examples": profile.max_examples,
@@ -117,7 +104,7 @@ def load_schema(
 ) -> Any:
     """The OpenAPI document of ``api`` (with derived links) as a Schemathesis schema."""
     document = add_links(openapi_document(api))
-    config = schemathesis_config(options.profile, seed, mode=mode, stateful=stateful, family=API_FAMILY[api])
+    config = schemathesis_config(options.profile, seed, mode=mode, stateful=stateful, api=api)
     schema = schemathesis.openapi.from_dict(document, config=config)
     if mode == "positive" and not stateful:
         schema.hook("flatmap_path_parameters")(_real_session_ids(api))
@@ -179,7 +166,7 @@ def judged_negative(api: str, case: Any, exchange: Exchange) -> bool:
     """
     if not is_negative(case):
         return False
-    if API_FAMILY[api] != "zitadel" or exchange.request_body.strip(_JSON_WHITESPACE):
+    if not family(api).empty_body_is_empty_message or exchange.request_body.strip(_JSON_WHITESPACE):
         return True
     op = operation_of(api, case)
     if op.request_body == "none" or not op.has_def("requestBody"):
@@ -189,9 +176,8 @@ def judged_negative(api: str, case: Any, exchange: Exchange) -> bool:
     return bool(load_contracts().validate(op, "requestBody", {}))
 
 
-# The answers an undocumented method on a documented path may get, with the error ``code`` Zitadel's
-# gateway sends for them (zitadel fact sheet §1.3: 404 → 5, 405 → 12).
-UNDOCUMENTED_METHOD_STATUSES = {405: 12, 404: 5}
+# The answers an undocumented method on a documented path may get (each family says which error code).
+UNDOCUMENTED_METHOD_STATUSES = (405, 404)
 _WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
@@ -205,8 +191,8 @@ def undocumented_method_violations(
     """A method the contracts do not document on a documented path: 405 (or 404) in the API's error
     shape — Trinsic TRN-X01 (ProblemDetails), Zitadel ZTD-R04 (``rpcStatus``, code 12 / 5)."""
     contracts = load_contracts()
-    family = API_FAMILY[api]
-    rule = "TRN-X01" if family == "trinsic" else "ZTD-R04"
+    fam = family(api)
+    rule = fam.malformed_rule
     method, status = str(case.method).upper(), exchange.status
     label = f"undocumented method {method} {case.path} answered {status}"
     if status not in UNDOCUMENTED_METHOD_STATUSES:
@@ -215,19 +201,17 @@ def undocumented_method_violations(
     if not same_path:
         return []
     op = same_path[0]
-    error_def = "response-400" if family == "trinsic" else "response-default"
     try:
         body = exchange.json()
     except (ValueError, RecursionError):
         return [(rule, f"{label} with a body that is not JSON")]
     problems = [
         (rule, f"{label}: {redact_text(message)}")
-        for message in contracts.validate(op, error_def, body, strict=strict)
+        for message in contracts.validate(op, fam.error_def, body, strict=strict)
     ]
-    if family == "zitadel" and isinstance(body, dict) and "code" in body:
-        expected = UNDOCUMENTED_METHOD_STATUSES[status]
-        if body.get("code") != expected:
-            problems.append((rule, f"{label} with rpcStatus code {body.get('code')!r}; expected {expected}"))
+    expected = fam.error_code(status)
+    if expected is not None and isinstance(body, dict) and "code" in body and body["code"] != expected:
+        problems.append((rule, f"{label} with error code {body['code']!r}; expected {expected}"))
     return problems
 
 
@@ -238,17 +222,10 @@ def is_write(api: str, case: Any) -> bool:
 def rule_for_check(
     check: str, api: str, op: Operation, status: int, *, negative: bool, description: str | None = None
 ) -> str:
-    family = API_FAMILY[api]
-    if check in ("not_a_server_error", "negative_data_rejection"):
-        if family == "trinsic":
-            return "TRN-X01" if negative or check == "negative_data_rejection" else "TRN-R04"
-        if not negative and check == "not_a_server_error":
-            return "ZTD-R04"
-        return "ZTD-R09" if "type" in (description or "").lower() else "ZTD-R10"
-    if check == "use_after_free":
-        return "ZTD-R50" if family == "zitadel" else "TRN-R29"
-    if check == "ensure_resource_availability":
-        return "ZTD-R63" if family == "zitadel" else "TRN-R37"
+    """The rule a failed Schemathesis check breaks: the family's table, else as a contract difference."""
+    rule = family(api).generic_rule(check, negative=negative, description=description)
+    if rule is not None:
+        return rule
     kind = {"status_code_conformance": "status", "content_type_conformance": "content_type"}.get(
         check, "body"
     )
@@ -374,10 +351,7 @@ def create_real_sessions(
     """Create a few sessions per API (ended by the cleanup) so that generated IDs can hit real ones."""
     pool: dict[str, list[str]] = {}
     for api in apis:
-        if API_FAMILY[api] == "trinsic":
-            path = "/api/v1/sessions/widget"
-        else:
-            path = f"/{api.removeprefix('zitadel-')}/sessions"
+        path = family(api).create_path(api)
         ids = []
         for _ in range(per_api):
             exchange = client.post(path, json={})

@@ -19,15 +19,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from session_conformance.contracts import API_FAMILY, APIS
+from session_conformance import apis
+from session_conformance.apis import FAMILIES
 from session_conformance.errors import UsageError
 from session_conformance.runner import pytest_args, suites_dir
 from session_conformance.served import ServedServer, live_env
 
 NO_TESTS_COLLECTED = 5
-FAMILY_APIS = {
-    family: tuple(api for api in APIS if API_FAMILY[api] == family) for family in ("trinsic", "zitadel")
-}
+FAMILY_APIS = {fam.name: tuple(api.name for api in fam.apis) for fam in FAMILIES}
 
 
 @dataclass
@@ -63,8 +62,11 @@ def apis_of_family(family: str) -> tuple[str, ...]:
 
 
 def family_of_switch(name: str) -> str:
-    """Switch names start with their family's rule prefix in lower case: ``trn-`` or ``ztd-``."""
-    return {"trn": "trinsic", "ztd": "zitadel"}[name.split("-", 1)[0]]
+    """The family of a fault or variant name (``trn-...``, ``ztd-...``: each family's switch prefix)."""
+    fam = apis.family_of_switch(name)
+    if fam is None:
+        raise UsageError(f"{name!r} is not a switch of a known API family")
+    return fam.name
 
 
 def read_summary(run: Run, path: Path) -> Run:

@@ -337,6 +337,28 @@ def redact_json(value: Any, *, _key: str | None = None) -> Any:
     return value
 
 
+def remember_secrets(value: Any) -> None:
+    """Register the secrets of a JSON value (what ``redact_json`` would mask) without masking anything.
+
+    The client calls this on every response so that later renderings mask what it carried; building the
+    masked copy there (and masking every string against the registry) cost a tenth of a run's CPU.
+    """
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            norm = _norm(str(key))
+            if norm in SECRET_KEYS or (norm in CODE_KEYS and isinstance(item, str)):
+                _mask_scalar(item)
+            elif norm in IDENTITY_KEYS:
+                _mask_leaves(item)
+            elif norm == "content" and isinstance(item, str) and _URLISH.match(item):
+                _mask_scalar(item)
+            else:
+                remember_secrets(item)
+    elif isinstance(value, list):
+        for item in value:
+            remember_secrets(item)
+
+
 def redact_text(text: str) -> str:
     """Mask registered secrets, bearer tokens and ``key: value`` / ``key=value`` secrets in free text."""
     if not text:

@@ -6,7 +6,8 @@ As test262's frontmatter linter does for its tests, it fails when
 - a rule is neither checked (named by a ``rules`` marker or a generic check) nor marked ``unchecked``
   with its reason in ``rules.json``, or is both;
 - a checked rule has no fault switch that breaks it (so nothing proves its check can fail);
-- a fault or a variant names an unknown rule.
+- a fault or a variant names an unknown rule;
+- a rule lacks a field (statement, source, inferred, severity) or its ID's prefix is not its API's.
 
 ``python -m session_conformance.rules_lint`` prints the problems (exit 1 when there are any).
 """
@@ -18,9 +19,13 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 
+from session_conformance.apis import FAMILIES, family
 from session_conformance.contracts import load_rules
 
-RULE_LITERAL = re.compile(r"""["']((?:TRN|ZTD)-[A-Z]\d+)["']""")
+_PREFIXES = "|".join(re.escape(fam.rule_prefix) for fam in FAMILIES)
+RULE_LITERAL = re.compile(rf"""["']((?:{_PREFIXES})[A-Z]\d+)["']""")
+SEVERITIES = ("blocker", "critical", "normal", "minor", "trivial")  # Allure's
+FIELDS = {"id": str, "api": str, "statement": str, "source": str, "inferred": bool, "severity": str}
 MARKER = re.compile(r"mark\.rules\(([^)]*)\)", re.S)
 
 
@@ -30,8 +35,7 @@ def suite_files(root: Path) -> list[Path]:
 
 def lint(suites: Path, files: Iterable[Path] | None = None) -> list[str]:
     from session_conformance.generic import ALL_GENERIC_RULES
-    from session_conformance.server.faults import all_faults
-    from session_conformance.server.variants import all_variants
+    from session_conformance.server.catalogue import all_faults, all_variants
 
     rules = load_rules()
     problems: list[str] = []
@@ -46,6 +50,18 @@ def lint(suites: Path, files: Iterable[Path] | None = None) -> list[str]:
             checked |= set(RULE_LITERAL.findall(marker.group(1)))
     faulted = {fault.rule for fault in all_faults().values()}
     for rule_id, rule in rules.items():
+        problems += [
+            f"rules.json: {rule_id}: `{name}` missing or not a {kind.__name__}"
+            for name, kind in FIELDS.items()
+            if not isinstance(rule.get(name), kind)
+        ]
+        if rule.get("severity") not in SEVERITIES:
+            problems.append(
+                f"rules.json: {rule_id}: severity {rule.get('severity')!r} not one of {SEVERITIES}"
+            )
+        fam = next((f for f in FAMILIES if f.owns_rule(rule_id)), None)
+        if fam is None or family(str(rule.get("api"))).name != fam.name:
+            problems.append(f"rules.json: {rule_id}: its prefix and its api {rule.get('api')!r} disagree")
         unchecked = rule.get("unchecked")
         if rule_id in checked and unchecked:
             problems.append(f"rules.json: {rule_id} is checked but marked unchecked ({unchecked})")

@@ -32,6 +32,13 @@ def load_costs() -> dict[str, float]:
     return {str(k): float(v) for k, v in data.items()}
 
 
+def dearest_first(nodeids: Sequence[str], costs: dict[str, float] | None = None) -> list[str]:
+    """The node IDs by measured cost, dearest first (stable): xdist then never starts a long check last."""
+    costs = load_costs() if costs is None else costs
+    default = statistics.median(costs.values()) if costs else 1.0
+    return sorted(nodeids, key=lambda n: -costs.get(cost_key(n), default))
+
+
 def split(nodeids: Sequence[str], count: int, costs: dict[str, float] | None = None) -> list[list[str]]:
     """Longest-processing-time-first: the dearest check goes to the cheapest part; ties by node ID."""
     costs = load_costs() if costs is None else costs

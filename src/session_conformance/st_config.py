@@ -9,7 +9,7 @@ user check (Z-19), which Schemathesis would otherwise count as a server error.
 
 from __future__ import annotations
 
-from session_conformance.contracts import API_FAMILY
+from session_conformance.apis import API_FAMILY
 
 POSITIVE_DEFAULT = ["2xx", "3xx", "401", "403", "404", "409", "429", "5xx"]
 

@@ -14,31 +14,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from session_conformance.contracts import API_FAMILY, Contracts
+from session_conformance.apis import API_FAMILY
+from session_conformance.contracts import Contracts
 
-# Severity is a property of the rule, not of the outcome. Rules whose breach leaks data across
-# accounts, lets a request through without valid credentials, or keeps a secret usable are critical;
-# rules the suite inferred (its own reading of an ambiguous sheet) are minor; the rest are normal.
-BLOCKER_RULES = frozenset({"TRN-R01", "ZTD-R01"})
-CRITICAL_RULES = frozenset(
-    {
-        "TRN-R06",
-        "TRN-R30",
-        "TRN-R33",
-        "TRN-R35",
-        "ZTD-R11",
-        "ZTD-R29",
-        "ZTD-R30",
-        "ZTD-R31",
-        "ZTD-R37",
-        "ZTD-R38",
-        "ZTD-R39",
-        "ZTD-R44",
-        "ZTD-R45",
-        "ZTD-R49",
-        "ZTD-R50",
-    }
-)
+# Severity is a property of the rule, not of the outcome: each rule's ``severity`` in rules.json
+# (critical: a breach leaks data across accounts, lets a request through without valid credentials or
+# keeps a secret usable; minor: the suite's own reading of an ambiguous sheet; normal: the rest).
 SEVERITY_ORDER = ("blocker", "critical", "normal", "minor", "trivial")
 STORY_STATEMENT_CHARS = 90
 INFERRED_TAG = "inferred-rule"
@@ -46,13 +27,8 @@ INFERRED_NOTE = " — ⚠️ *inferred: the suite's reading of an ambiguous fact
 
 
 def rule_severity(rule_id: str, rule: Mapping[str, Any] | None) -> str:
-    if rule_id in BLOCKER_RULES:
-        return "blocker"
-    if rule_id in CRITICAL_RULES:
-        return "critical"
-    if rule is not None and rule.get("inferred"):
-        return "minor"
-    return "normal"
+    severity = (rule or {}).get("severity")
+    return str(severity) if severity in SEVERITY_ORDER else "normal"
 
 
 def severity_of(rules: Iterable[str], catalogue: Mapping[str, Mapping[str, Any]]) -> str:

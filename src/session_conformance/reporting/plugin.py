@@ -31,7 +31,8 @@ from urllib.parse import urlsplit
 import pytest
 
 from session_conformance import __version__
-from session_conformance.contracts import API_FAMILY, APIS, load_contracts, load_rules
+from session_conformance.apis import API_FAMILY, APIS, FAMILIES, family_of_rule
+from session_conformance.contracts import load_contracts, load_rules
 from session_conformance.reporting.allure_labels import plan_labels
 from session_conformance.reporting.coverage import below
 from session_conformance.reporting.environment import contract_link_base, write_metadata
@@ -48,6 +49,7 @@ from session_conformance.reporting.summary import (
 REPORTS_ENV = "CONFORMANCE_REPORTS_DIR"
 RUN_DIR_KEY = "conformance_run_dir"  # xdist workerinput key
 MAX_ATTACHED_EXCHANGES = 5
+FAMILY_NAMES = frozenset(fam.name for fam in FAMILIES)
 EMBEDDED_TARGET = "embedded reference server"
 REPORTER_NAME = "session-conformance-reporter"
 
@@ -188,13 +190,13 @@ def apis_of(api: str | None, selected: tuple[str, ...]) -> tuple[str, ...]:
     """The APIs a check belongs to: its own, or every selected API of its family."""
     if api in APIS:
         return (api,)
-    if api in ("trinsic", "zitadel"):
+    if api in FAMILY_NAMES:
         return tuple(a for a in selected if API_FAMILY[a] == api)
     return ()
 
 
 def _apis_for_rules(rules: list[str], selected: tuple[str, ...]) -> tuple[str, ...]:
-    families = {"trinsic" if r.startswith("TRN-") else "zitadel" for r in rules}
+    families = {fam.name for fam in map(family_of_rule, rules) if fam is not None}
     return tuple(a for a in selected if API_FAMILY[a] in families)
 
 

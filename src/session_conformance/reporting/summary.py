@@ -27,7 +27,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from session_conformance.contracts import API_FAMILY, APIS, Contracts, load_contracts
+from session_conformance.apis import API_FAMILY, APIS
+from session_conformance.contracts import Contracts, load_contracts
 from session_conformance.reporting.coverage import coverage
 from session_conformance.reporting.coverage import markdown as coverage_markdown
 
