@@ -57,7 +57,7 @@ def test_plan_limits_each_run_to_its_family_and_rule() -> None:
 
 
 def test_variant_plan_ends_with_every_variant_at_once() -> None:
-    from session_conformance.server.variants import all_variants
+    from session_conformance.server.catalogue import all_variants
 
     variants = list(all_variants().values())
     runs = variant_plan(variants, everything=True)

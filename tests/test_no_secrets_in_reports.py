@@ -46,7 +46,7 @@ import base64, json, os
 
 import pytest
 
-from session_conformance.http import EXCHANGES
+from session_conformance.evidence import EXCHANGES
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -266,7 +266,7 @@ def _category(message: str, status: str) -> str | None:
         ("httpx.ConnectError: [Errno 111] Connection refused", "broken", "Environment: target unreachable"),
         ("httpx.ReadTimeout: timed out", "broken", "Environment: timeouts"),
         (
-            "session_conformance.http.ProviderStateError: hook answered 500",
+            "session_conformance.provider_state.ProviderStateError: hook answered 500",
             "broken",
             "Environment: provider-state hook errors",
         ),

@@ -18,11 +18,10 @@ from hypothesis import strategies as st
 
 from session_conformance.contracts import load_contracts
 from session_conformance.server import EmbeddedServer
-from session_conformance.server import trinsic_variants as V
 from session_conformance.server.app import create_app
-from session_conformance.server.faults import all_faults
+from session_conformance.server.catalogue import all_faults, all_variants
 from session_conformance.server.state import HOOK_PATH
-from session_conformance.server.variants import all_variants
+from session_conformance.server.trinsic import variants as V
 
 with warnings.catch_warnings():  # starlette's TestClient warns about httpx, which is what it runs on here
     warnings.simplefilter("ignore")
@@ -632,7 +631,7 @@ def test_each_fault_changes_behaviour(fault: str, clean_observation: list[Any]) 
     assert observe((fault,)) != clean_observation, f"{fault} changed nothing a client can observe"
 
 
-# --- variants: other legitimate readings (trinsic_variants.py) -------------------------------------
+# --- variants: other legitimate readings (trinsic/variants.py) -------------------------------------
 
 
 @contextmanager

@@ -18,14 +18,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from session_conformance.contracts import load_contracts
-from session_conformance.server import EmbeddedServer, zitadel_variants
+from session_conformance.server import EmbeddedServer
 from session_conformance.server import zitadel as zitadel_module
-from session_conformance.server.faults import all_faults
+from session_conformance.server.catalogue import all_faults, all_variants
 from session_conformance.server.state import HOOK_PATH
-from session_conformance.server.variants import all_variants
 from session_conformance.server.zitadel import http_error
-from session_conformance.server.zitadel_store import LOCKOUT_MAX_ATTEMPTS, Store
-from session_conformance.server.zitadel_store import Session as ZSession
+from session_conformance.server.zitadel import variants as zitadel_variants
+from session_conformance.server.zitadel.store import LOCKOUT_MAX_ATTEMPTS, Store
+from session_conformance.server.zitadel.store import Session as ZSession
 
 V2, BETA = "/v2/sessions", "/v2beta/sessions"
 ZTD_FAULTS = sorted(name for name in all_faults() if name.startswith("ztd-"))
@@ -1206,7 +1206,7 @@ def test_fault_changes_behaviour(name: str, pri: httpx.Client, sec: httpx.Client
 
 # --- variants: each one is another legitimate reading, observable by a scripted client ---------------
 
-# the Zitadel server's own variants (the shared hook's variant lives in variants.py, with app.py)
+# the Zitadel server's own variants (the shared hook's variant lives in hook.py, applied by app.py)
 ZTD_VARIANTS = sorted(
     value for key, value in vars(zitadel_variants).items() if key.isupper() and str(value).startswith("ztd-")
 )
@@ -1413,7 +1413,7 @@ def test_all_variants_at_once_still_conform() -> None:
 
 def test_only_json_whitespace_reads_as_an_empty_body() -> None:
     """grpc-gateway reads a body of JSON whitespace as empty; a vertical tab is a syntax error (400)."""
-    from session_conformance.server.zitadel_wire import Malformed, parse_body
+    from session_conformance.server.zitadel.wire import Malformed, parse_body
 
     assert parse_body(b" \t\r\n") == {}
     for odd in (b"\x0b", b"\x0c", b"\x0b{}"):

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from session_conformance import __version__
-from session_conformance.contracts import APIS
+from session_conformance.apis import APIS
 from session_conformance.errors import UsageError
 
 
@@ -27,10 +27,11 @@ def _cmd_openapi(args: argparse.Namespace) -> int:
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
-    from session_conformance.server.faults import UnknownFault, all_faults
+    from session_conformance.server.catalogue import all_faults, all_variants
+    from session_conformance.server.faults import UnknownFault
     from session_conformance.server.runner import EmbeddedServer
     from session_conformance.server.state import EMBEDDED_TRINSIC_PROVIDERS
-    from session_conformance.server.variants import UnknownVariant, all_variants
+    from session_conformance.server.variants import UnknownVariant
 
     if args.list_faults:
         for fault in all_faults().values():

@@ -14,6 +14,7 @@ import httpx
 
 from session_conformance.redaction import redact_body, redact_headers, redact_text, redact_url
 
+MAX_RECORD_EXCHANGES = 5  # the last exchanges of a check its record carries to the reports (attached)
 MAX_BODY_CHARS = 4000  # bodies are cut in rendered evidence (the full body stays on the Exchange)
 _SKIP_CURL_HEADERS = frozenset({"host", "content-length", "accept-encoding", "connection", "user-agent"})
 
@@ -185,7 +186,7 @@ class ItemRecord:
     replay: str | None = None  # how to re-run this test with the same inputs
     exchanges: list[Exchange] = field(default_factory=list, repr=False)
 
-    def to_dict(self, max_exchanges: int = 10) -> dict[str, Any]:
+    def to_dict(self, max_exchanges: int = MAX_RECORD_EXCHANGES) -> dict[str, Any]:
         return _utf8_safe(
             {
                 "nodeid": self.nodeid,

@@ -16,6 +16,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from session_conformance.matrix import (
+    FAMILY_APIS,
     Run,
     apis_of_family,
     check_names,
@@ -23,7 +24,8 @@ from session_conformance.matrix import (
     run_all,
     write_json,
 )
-from session_conformance.server.faults import Fault, all_faults
+from session_conformance.server.catalogue import all_faults
+from session_conformance.server.faults import Fault
 
 
 def detected(run: Run) -> bool:
@@ -38,7 +40,7 @@ def plan(faults: list[Fault]) -> tuple[list[Run], list[Run]]:
         for fault in faults
     ]
     baselines = []
-    for family in ("trinsic", "zitadel"):
+    for family in FAMILY_APIS:
         rules = sorted({run.rules[0] for run in runs if family_of_switch(run.label) == family})
         if rules:
             baselines.append(Run(f"no-fault-{family}", apis_of_family(family), tuple(rules)))

@@ -28,6 +28,8 @@ import httpx
 import hypothesis
 import pytest
 
+from session_conformance.apis import API_FAMILY, APIS, FAMILIES, family, family_of_api
+from session_conformance.cleanup import CLEANUP
 from session_conformance.config import (
     OPTIONS,
     Options,
@@ -38,20 +40,13 @@ from session_conformance.config import (
     live_target,
     resolve_options,
 )
-from session_conformance.contracts import API_FAMILY, APIS, Contracts, load_contracts, load_rules
-from session_conformance.evidence import Exchange, ItemRecord, render_evidence
-from session_conformance.http import (
-    CLEANUP,
-    EXCHANGES,
-    WRITE_OPERATIONS,
-    ConformanceClient,
-    ProviderState,
-    ProviderStateError,
-    ProviderStateUnknown,
-    make_httpx_client,
-)
+from session_conformance.contracts import WRITE_OPERATIONS, Contracts, load_contracts, load_rules
+from session_conformance.evidence import EXCHANGES, Exchange, ItemRecord, render_evidence
+from session_conformance.http import ConformanceClient
+from session_conformance.provider_state import ProviderState, ProviderStateError, ProviderStateUnknown
 from session_conformance.redaction import redact_text, register_secret
-from session_conformance.sharding import split
+from session_conformance.sharding import dearest_first, split
+from session_conformance.transport import make_httpx_client
 from session_conformance.verdict import WARNINGS, RuleViolation
 
 __all__ = ["ITEM_RECORD", "ProviderStateError", "current_options", "run_seed"]
@@ -59,7 +54,7 @@ __all__ = ["ITEM_RECORD", "ProviderStateError", "current_options", "run_seed"]
 ITEM_RECORD: pytest.StashKey[ItemRecord] = pytest.StashKey()
 OPTIONS_KEY: pytest.StashKey[Options] = pytest.StashKey()
 SEED_KEY = "conformance_seed"  # xdist workerinput key
-ZITADEL_PREFIX = {"zitadel-v2": "/v2", "zitadel-v2beta": "/v2beta"}
+FAMILY_NAMES = frozenset(fam.name for fam in FAMILIES)  # also the suites' folder names
 NEEDS = ("writes", "other_token", "provider_state", "trinsic_provider", "zitadel_user")
 CONFORMANCE_FIXTURES = frozenset(
     {
@@ -146,7 +141,7 @@ def _is_worker(config: pytest.Config) -> bool:
 def _known_faults(flags: dict[str, Any]) -> frozenset[str] | None:
     if not (flags.get("faults") or os.environ.get("CONFORMANCE_FAULTS")):
         return None
-    from session_conformance.server.faults import all_faults
+    from session_conformance.server.catalogue import all_faults
 
     return frozenset(all_faults())
 
@@ -214,6 +209,9 @@ def _load_hypothesis_profile(profile: Profile, config: pytest.Config) -> None:
         stateful_step_count=profile.stateful_steps,
         deadline=None,
         derandomize=False,
+        # Runs are replayed by seed (--hypothesis-seed), not from examples an earlier run saved: a saved
+        # example replayed first makes two runs with one seed differ, and the database grows in memory.
+        database=None,
         print_blob=True,
         suppress_health_check=[
             hypothesis.HealthCheck.too_slow,
@@ -236,16 +234,8 @@ def _preflight(options: Options) -> None:
     """Probe a live target once with an authenticated read: unreachable and rejected tokens stop the run."""
     assert options.base_url is not None
     api = options.apis[0]
-    if API_FAMILY[api] == "trinsic":
-        method, path, body = "GET", "/api/v1/sessions/list", None
-        params: dict[str, Any] | None = {"PageSize": 1}
-    else:
-        method, path, body, params = (
-            "POST",
-            f"{ZITADEL_PREFIX[api]}/sessions/search",
-            {"query": {"limit": 1}},
-            None,
-        )
+    probe = family_of_api(api).probe(api)
+    method, path = probe.method, probe.path
     timeout = min(options.request_timeout, 15.0)
     for label, token in (
         ("--token / CONFORMANCE_TOKEN", options.token),
@@ -256,7 +246,11 @@ def _preflight(options: Options) -> None:
         try:
             with make_httpx_client(options.base_url, timeout=timeout) as http:
                 response = http.request(
-                    method, path, params=params, json=body, headers={"Authorization": f"Bearer {token}"}
+                    method,
+                    path,
+                    params=probe.params,
+                    json=probe.json,
+                    headers={"Authorization": f"Bearer {token}"},
                 )
         except httpx.HTTPError as exc:
             reason = redact_text(str(exc)) or type(exc).__name__
@@ -480,7 +474,7 @@ def provider_state(target: Target) -> Callable[..., dict[str, Any]]:
 
 @pytest.fixture
 def zitadel_prefix(zitadel_api: str) -> str:
-    return ZITADEL_PREFIX[zitadel_api]
+    return family_of_api(zitadel_api).api(zitadel_api).path_prefix
 
 
 @pytest.fixture(scope="session")
@@ -557,15 +551,9 @@ def item_api(item: pytest.Item) -> str | None:
     parts = Path(str(item.path)).parts
     if "suites" in parts:
         below = parts[parts.index("suites") + 1 :]
-        if below and below[0] == "trinsic":
-            return "trinsic"
-        if below and below[0] == "zitadel":
-            return "zitadel"  # family; the exact API comes from zitadel_api
+        if below and below[0] in FAMILY_NAMES:
+            return below[0]  # the family; the exact API comes from a parameter (zitadel_api)
     return None
-
-
-def _family(api: str | None) -> str | None:
-    return API_FAMILY.get(api or "", api)
 
 
 def is_conformance_item(item: pytest.Item) -> bool:
@@ -583,11 +571,8 @@ def item_rules(item: pytest.Item, api: str | None) -> list[str]:
         for rule in marker.args:
             if rule not in rules:
                 rules.append(str(rule))
-    family = _family(api)
-    if family == "trinsic":
-        rules = [r for r in rules if r.startswith("TRN-")]
-    elif family == "zitadel":
-        rules = [r for r in rules if r.startswith("ZTD-")]
+    if api is not None and (api in APIS or api in FAMILY_NAMES):
+        rules = [r for r in rules if family(api).owns_rule(r)]
     return rules
 
 
@@ -636,7 +621,7 @@ def pytest_collection_modifyitems(
         item.stash[ITEM_RECORD] = record
         item.extra_keyword_matches.update(f"{op}:" for op in record.operations)  # -k "api:operationId:"
         if (api in APIS and api not in options.apis) or (
-            api == "zitadel" and "zitadel" not in selected_families
+            api not in APIS and api in FAMILY_NAMES and api not in selected_families
         ):
             deselected.append(item)
             continue
@@ -659,7 +644,10 @@ def pytest_collection_modifyitems(
         keep = [item for item in keep if item.nodeid in mine]
     if deselected:
         config.hook.pytest_deselected(items=deselected)
-        items[:] = keep
+    if hasattr(config, "workerinput"):  # an xdist worker: every worker computes the same order
+        position = {nodeid: i for i, nodeid in enumerate(dearest_first([item.nodeid for item in keep]))}
+        keep.sort(key=lambda item: position[item.nodeid])
+    items[:] = keep
 
 
 # --- per-test evidence, failure messages and data for the reports ---------------------------------
@@ -782,6 +770,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if report.when == "call" or report.failed or report.skipped:
         # a plain attribute travels with xdist's serialised reports
         setattr(report, "conformance", record.to_dict())  # noqa: B010
+    if report.when == "teardown":
+        record.exchanges = []  # rendered above; kept, they would hold every response of the run
 
 
 def _violation_in(exc: BaseException) -> BaseException:

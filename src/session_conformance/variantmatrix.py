@@ -14,7 +14,7 @@ import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
-from session_conformance.contracts import APIS
+from session_conformance.apis import APIS
 from session_conformance.matrix import (
     Run,
     apis_of_family,
@@ -23,7 +23,8 @@ from session_conformance.matrix import (
     run_all,
     write_json,
 )
-from session_conformance.server.variants import Variant, all_variants
+from session_conformance.server.catalogue import all_variants
+from session_conformance.server.variants import Variant
 
 ALL_AT_ONCE = "all-variants"
 

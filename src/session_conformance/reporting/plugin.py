@@ -33,6 +33,7 @@ import pytest
 from session_conformance import __version__
 from session_conformance.apis import API_FAMILY, APIS, FAMILIES, family_of_rule
 from session_conformance.contracts import load_contracts, load_rules
+from session_conformance.evidence import MAX_RECORD_EXCHANGES
 from session_conformance.reporting.allure_labels import plan_labels
 from session_conformance.reporting.coverage import below
 from session_conformance.reporting.environment import contract_link_base, write_metadata
@@ -48,7 +49,6 @@ from session_conformance.reporting.summary import (
 
 REPORTS_ENV = "CONFORMANCE_REPORTS_DIR"
 RUN_DIR_KEY = "conformance_run_dir"  # xdist workerinput key
-MAX_ATTACHED_EXCHANGES = 5
 FAMILY_NAMES = frozenset(fam.name for fam in FAMILIES)
 EMBEDDED_TARGET = "embedded reference server"
 REPORTER_NAME = "session-conformance-reporter"
@@ -264,7 +264,7 @@ def pytest_runtest_teardown(item: pytest.Item) -> None:
 def _attach_evidence(data: dict[str, Any], base_url: str | None) -> None:
     import allure
 
-    exchanges = list(data.get("exchanges") or [])[-MAX_ATTACHED_EXCHANGES:]
+    exchanges = list(data.get("exchanges") or [])[-MAX_RECORD_EXCHANGES:]
     curls = []
     for index, exchange in enumerate(exchanges, 1):
         operation = (

@@ -14,13 +14,9 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from session_conformance.server import trinsic, zitadel
-from session_conformance.server.faults import FaultSet
+from session_conformance.server.catalogue import fault_set, variant_set
+from session_conformance.server.hook import HOOK_PUBLISHED_STATES_ONLY, PUBLISHED_PROVIDER_STATES
 from session_conformance.server.state import DEFAULT_MAX_SESSIONS, HOOK_PATH, Account, ServerState
-from session_conformance.server.variants import (
-    HOOK_PUBLISHED_STATES_ONLY,
-    PUBLISHED_PROVIDER_STATES,
-    VariantSet,
-)
 
 
 def _error_for(request: Request, status: int, detail: str) -> Response:
@@ -110,7 +106,7 @@ def create_app(
     variants: Iterable[str] = (),
     max_sessions: int = DEFAULT_MAX_SESSIONS,
 ) -> Starlette:
-    state = ServerState(faults=FaultSet(faults), variants=VariantSet(variants), max_sessions=max_sessions)
+    state = ServerState(faults=fault_set(faults), variants=variant_set(variants), max_sessions=max_sessions)
     if accounts is not None:
         state.accounts = accounts
     routes = [

@@ -1,7 +1,8 @@
-"""Fault switches: each one makes the embedded server break one documented rule on purpose.
+"""The fault registry: switches that each make the embedded server break one documented rule on purpose.
 
-They exist to prove that every check of the suites can fail. API modules register their faults
-at import time; ``session-conformance serve --list-faults`` prints this registry.
+They exist to prove that every check of the suites can fail. This module is the registry only and
+imports no API: each API's ``faults`` module registers its faults at import time, and
+``catalogue.py`` imports them all (``session-conformance serve --list-faults`` prints it from there).
 """
 
 from __future__ import annotations
@@ -32,10 +33,13 @@ class UnknownFault(ValueError):
 
 
 class FaultSet:
-    """The faults switched on for one server instance."""
+    """The faults switched on for one server instance.
+
+    Names are checked against the faults registered so far: build one with ``catalogue.fault_set``,
+    which registers every API's faults first.
+    """
 
     def __init__(self, names: Iterable[str] = ()) -> None:
-        all_faults()  # make sure every API module has registered its faults
         names = [n.strip() for n in names if n.strip()]
         unknown = sorted(set(names) - FAULTS.keys())
         if unknown:
@@ -51,9 +55,3 @@ class FaultSet:
 
     def __bool__(self) -> bool:
         return bool(self.names)
-
-
-def all_faults() -> dict[str, Fault]:
-    from session_conformance.server import trinsic, zitadel  # noqa: F401  (registration side effect)
-
-    return dict(sorted(FAULTS.items()))

@@ -1,9 +1,10 @@
-"""Variant switches: each one makes the embedded server take another reading the fact sheets allow.
+"""The variant registry: switches that each make the embedded server take another reading the sheets allow.
 
 The mirror of fault switches: a fault breaks a documented rule (the suites must fail), a variant makes a
 different *legitimate* choice on an ambiguity (``A-nn``/``Z-nn``) or a transport convention that real
-servers differ on (the suites must still pass). API modules register their variants at import time;
-``session-conformance serve --list-variants`` prints this registry.
+servers differ on (the suites must still pass). This module is the registry only and imports no API:
+each API's ``variants`` module (and ``hook.py``) registers its variants at import time, and ``catalogue.py``
+imports them all (``session-conformance serve --list-variants`` prints it from there).
 """
 
 from __future__ import annotations
@@ -30,30 +31,22 @@ def register(name: str, source: str, description: str, rules: Iterable[str]) -> 
     return name
 
 
-# The one variant of the shared provider-state hook (app.py): a target offers only the published states.
-HOOK_PUBLISHED_STATES_ONLY = register(
-    "ztd-hook-published-states-only",
-    "target-interface",
-    "the provider-state hook offers only the states target-interface.md publishes: the embedded server's "
-    "own `zitadel idp intent succeeded` answers 400 unknown state (the checks needing it skip)",
-    ("ZTD-R21", "ZTD-R29"),
-)
-PUBLISHED_PROVIDER_STATES = frozenset({"trinsic session finished", "zitadel user exists"})
-
-
 class UnknownVariant(ValueError):
     pass
 
 
 class VariantSet:
-    """The variants switched on for one server instance; ``all`` switches on every variant."""
+    """The variants switched on for one server instance; ``all`` switches on every variant.
+
+    Names (and ``all``) mean the variants registered so far: build one with ``catalogue.variant_set``,
+    which registers every variant first.
+    """
 
     def __init__(self, names: Iterable[str] = ()) -> None:
-        known = all_variants()
         names = [n.strip() for n in names if n.strip()]
         if "all" in names:
-            names = list(known)
-        unknown = sorted(set(names) - known.keys())
+            names = list(VARIANTS)
+        unknown = sorted(set(names) - VARIANTS.keys())
         if unknown:
             raise UnknownVariant(
                 f"unknown variant(s): {', '.join(unknown)} (see `session-conformance serve --list-variants`)"
@@ -67,9 +60,3 @@ class VariantSet:
 
     def __bool__(self) -> bool:
         return bool(self.names)
-
-
-def all_variants() -> dict[str, Variant]:
-    from session_conformance.server import trinsic_variants, zitadel_variants  # noqa: F401  (registration)
-
-    return dict(sorted(VARIANTS.items()))

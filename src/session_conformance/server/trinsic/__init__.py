@@ -2,7 +2,7 @@
 
 Behaviour choices on the fact sheet's ambiguities are recorded in
 ``docs/decisions/trinsic-server.md``; every ``F.*`` test below is a fault switch that breaks one
-documented rule on purpose (``trinsic_faults.py``).
+documented rule on purpose (``trinsic/faults.py``).
 """
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from session_conformance.server import trinsic_faults as F
-from session_conformance.server import trinsic_providers as P
-from session_conformance.server import trinsic_variants as V
 from session_conformance.server.state import EMBEDDED_TRINSIC_PROVIDER, Account, ServerState
-from session_conformance.server.trinsic_http import (
+from session_conformance.server.trinsic import faults as F
+from session_conformance.server.trinsic import providers as P
+from session_conformance.server.trinsic import variants as V
+from session_conformance.server.trinsic.http import (
     MAX_STRING,
     STRING_LIMIT,
     Invalid,
@@ -38,9 +38,9 @@ from session_conformance.server.trinsic_http import (
     req_str,
     unauthorized,
 )
-from session_conformance.server.trinsic_http import problem as _problem
-from session_conformance.server.trinsic_store import AccountSessions, TrinsicSession, TrinsicStore, order_key
-from session_conformance.server.trinsic_validation import BodyValidator
+from session_conformance.server.trinsic.http import problem as _problem
+from session_conformance.server.trinsic.store import AccountSessions, TrinsicSession, TrinsicStore, order_key
+from session_conformance.server.trinsic.validation import BodyValidator
 
 PROVIDER_STATES = ("trinsic session finished",)
 PREFIX = "/api/v1/sessions"

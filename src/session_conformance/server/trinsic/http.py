@@ -1,6 +1,6 @@
 """Request plumbing of the embedded Trinsic server: JSON in and out, ProblemDetails, body reading.
 
-Kept apart from the operations so that ``trinsic.py`` reads as the API's behaviour.
+Kept apart from the operations so that ``trinsic/__init__.py`` reads as the API's behaviour.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 The contract is the one statement of what a body may hold, so the server rejects exactly what the
 contract rejects (Schemathesis' negative-data checks rely on that). The hand-written checks in
-``trinsic.py`` stay as well: they carry the semantic rules (capability gaps, provider needs) and
+``trinsic/__init__.py`` stay as well: they carry the semantic rules (capability gaps, provider needs) and
 keep the server safe while a contract is still being written. Validators are built once per app.
 """
 
@@ -12,9 +12,9 @@ from typing import Any
 
 from jsonschema import Draft202012Validator, ValidationError
 
-from session_conformance.server import trinsic_faults as F
 from session_conformance.server.state import ServerState
-from session_conformance.server.trinsic_http import Invalid
+from session_conformance.server.trinsic import faults as F
+from session_conformance.server.trinsic.http import Invalid
 
 OPERATIONS = (
     "createWidgetSession",

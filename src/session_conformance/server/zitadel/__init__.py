@@ -3,7 +3,7 @@
 One logic serves both prefixes; v2beta differs only in its SearchQuery members (fact sheet §8).
 Request handling is: authenticate (401) -> decode and validate the body (400, code 3, no details)
 -> service logic (errors with an ErrorDetail). Choices on the fact sheet's ambiguities are in
-``docs/decisions/zitadel-server.md``; every ``F.*`` test is a fault switch (``zitadel_faults.py``).
+``docs/decisions/zitadel-server.md``; every ``F.*`` test is a fault switch (``zitadel/faults.py``).
 """
 
 from __future__ import annotations
@@ -18,14 +18,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from session_conformance.server import zitadel_faults as F
-from session_conformance.server import zitadel_variants as V
 from session_conformance.server.state import Account, ServerState
 from session_conformance.server.variants import VariantSet
-from session_conformance.server.zitadel_logic import details, quoted, rendered, run_change
-from session_conformance.server.zitadel_requests import Change, parse_change, parse_delete, parse_search
-from session_conformance.server.zitadel_search import count_matches, search
-from session_conformance.server.zitadel_store import (
+from session_conformance.server.zitadel import faults as F
+from session_conformance.server.zitadel import variants as V
+from session_conformance.server.zitadel.logic import details, quoted, rendered, run_change
+from session_conformance.server.zitadel.requests import Change, parse_change, parse_delete, parse_search
+from session_conformance.server.zitadel.search import count_matches, search
+from session_conformance.server.zitadel.store import (
     MAX_OLD_TOKENS,
     Instance,
     Session,
@@ -33,7 +33,7 @@ from session_conformance.server.zitadel_store import (
     new_token,
     token_decodable,
 )
-from session_conformance.server.zitadel_wire import (
+from session_conformance.server.zitadel.wire import (
     CODE_OF_HTTP,
     CREDENTIALS_CHECK_ERROR_TYPE,
     ERROR_DETAIL_TYPE,

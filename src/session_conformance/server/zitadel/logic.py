@@ -15,13 +15,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from session_conformance.server import zitadel_faults as F
-from session_conformance.server import zitadel_variants as V
 from session_conformance.server.faults import FaultSet
 from session_conformance.server.variants import VariantSet
-from session_conformance.server.zitadel_requests import Challenges, Change, Checks
-from session_conformance.server.zitadel_store import LOCKOUT_MAX_ATTEMPTS, Instance, Session, User, new_code
-from session_conformance.server.zitadel_wire import (
+from session_conformance.server.zitadel import faults as F
+from session_conformance.server.zitadel import variants as V
+from session_conformance.server.zitadel.requests import Challenges, Change, Checks
+from session_conformance.server.zitadel.store import LOCKOUT_MAX_ATTEMPTS, Instance, Session, User, new_code
+from session_conformance.server.zitadel.wire import (
     FAILED_PRECONDITION,
     INVALID_ARGUMENT,
     MAX_TIMESTAMP_NS,

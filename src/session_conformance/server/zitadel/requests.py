@@ -1,7 +1,7 @@
 """Request messages of the Zitadel Session Service: decoded and validated (PGV rules, fact sheet §4.18).
 
 Decoding and validation both end in ``400``/code 3 without details, so they run in one pass; the
-service logic (``zitadel_logic``) only ever sees well-formed, valid requests. This is what makes
+service logic (``logic.py``) only ever sees well-formed, valid requests. This is what makes
 "validation before lookup" hold: an invalid field next to an unknown user is a 400, never a 404.
 """
 
@@ -12,7 +12,7 @@ import ipaddress
 from dataclasses import dataclass, field
 from typing import Any
 
-from session_conformance.server.zitadel_wire import Msg, bad, invalid, oneof
+from session_conformance.server.zitadel.wire import Msg, bad, invalid, oneof
 
 USER_VERIFICATION = {
     "USER_VERIFICATION_REQUIREMENT_UNSPECIFIED": 0,

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from session_conformance.server import zitadel_faults as F
-from session_conformance.server import zitadel_variants as V
 from session_conformance.server.faults import FaultSet
 from session_conformance.server.state import Account
 from session_conformance.server.variants import VariantSet
-from session_conformance.server.zitadel_requests import DEFAULT_LIMIT, SORT_CREATION_DATE, Query, Search
-from session_conformance.server.zitadel_store import Instance, Session
-from session_conformance.server.zitadel_wire import INVALID_ARGUMENT, NOT_FOUND, ApiError
+from session_conformance.server.zitadel import faults as F
+from session_conformance.server.zitadel import variants as V
+from session_conformance.server.zitadel.requests import DEFAULT_LIMIT, SORT_CREATION_DATE, Query, Search
+from session_conformance.server.zitadel.store import Instance, Session
+from session_conformance.server.zitadel.wire import INVALID_ARGUMENT, NOT_FOUND, ApiError
 
 Match = Callable[[Session], bool]
 
