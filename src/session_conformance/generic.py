@@ -14,6 +14,7 @@ Check → rule mapping (each family's ``generic_rule``; the table is in docs/dec
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -232,6 +233,30 @@ def rule_for_check(
     return response_rule(api, op, status, kind=kind)
 
 
+_CHECK_ATTRIBUTE = "_conformance_check"
+_NAMED: dict[CheckFunction, CheckFunction] = {}
+
+
+def _named(check: CheckFunction) -> CheckFunction:
+    """The check, wrapped so that each failure it raises names it (Schemathesis groups them unnamed)."""
+    if check not in _NAMED:
+
+        @functools.wraps(check)
+        def named(ctx: Any, response: Any, case: Any) -> bool | None:
+            try:
+                return check(ctx, response, case)
+            except FailureGroup as group:
+                for failure in group.exceptions:
+                    setattr(failure, _CHECK_ATTRIBUTE, check.__name__)
+                raise
+            except Failure as failure:
+                setattr(failure, _CHECK_ATTRIBUTE, check.__name__)
+                raise
+
+        _NAMED[check] = named
+    return _NAMED[check]
+
+
 def _check_name(failure: Failure, default: str) -> str:
     checks = type(failure).checks
     return checks[0] if checks else default
@@ -268,22 +293,22 @@ def violations_for(
     """Run each Schemathesis check and our contract check; every failure as ``(rule, message)``."""
     op = operation_of(api, case)
     assert exchange.raw is not None
-    response = schemathesis.Response.from_any(exchange.raw)
     problems: list[tuple[str, str]] = []
-    for check in checks:
-        try:
-            case.validate_response(response, checks=[check], recorder=recorder)
-        except FailureGroup as group:
-            for failure in group.exceptions:
-                name = _check_name(failure, check.__name__)
-                if not _judged_by_rule(name, case):
-                    continue
-                rule = rule_for_check(
-                    name, api, op, exchange.status, negative=negative, description=_description(case)
-                )
-                detail = failure.message if len(failure.message) <= 600 else failure.message[:600] + " ..."
-                text = f"{name}: {failure.title}" + (f" — {detail}" if detail else "")
-                problems.append((rule, redact_text(text)))
+    try:
+        # One call for all checks: each call resolves the operation's configuration and builds a check
+        # context, which cost more than the checks themselves. The failures carry their check's name.
+        case.validate_response(exchange.raw, checks=[_named(check) for check in checks], recorder=recorder)
+    except FailureGroup as group:
+        for failure in group.exceptions:
+            name = getattr(failure, _CHECK_ATTRIBUTE, None) or _check_name(failure, "unknown check")
+            if not _judged_by_rule(name, case):
+                continue
+            rule = rule_for_check(
+                name, api, op, exchange.status, negative=negative, description=_description(case)
+            )
+            detail = failure.message if len(failure.message) <= 600 else failure.message[:600] + " ..."
+            text = f"{name}: {failure.title}" + (f" — {detail}" if detail else "")
+            problems.append((rule, redact_text(text)))
     problems.extend(contract_violations(load_contracts(), exchange, op, strict=strict))
     return problems
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from session_conformance.apis.family import Api, ApiFamily, CreatedSession, Probe
+
+if TYPE_CHECKING:
+    import httpx
 
 _CREATE = re.compile(r"^/(v2|v2beta)/sessions/?$")
 _SET = re.compile(r"^/(v2|v2beta)/sessions/([^/?]+)$")

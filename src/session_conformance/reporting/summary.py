@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from session_conformance.apis import API_FAMILY, APIS
+from session_conformance.apis import API_FAMILY, APIS, FAMILIES
 from session_conformance.contracts import Contracts, load_contracts
 from session_conformance.reporting.coverage import coverage
 from session_conformance.reporting.coverage import markdown as coverage_markdown
@@ -36,9 +36,10 @@ Outcome = Literal["passed", "warning", "failed", "blocked", "skipped", "error"]
 Verdict = Literal["conformant", "non-conformant", "incomplete"]
 
 SUMMARY_FORMAT = "session-conformance-summary/1"
-RULE_ID = re.compile(r"\b((?:TRN|ZTD)-[RX]\d+)\b")
-RULE_PREFIX = re.compile(r"^\[((?:TRN|ZTD)-[RX]\d+)\]")
-NOT_CHECKED = "not observable through the API: no check in this run covers it"
+_PREFIXES = "|".join(re.escape(fam.rule_prefix) for fam in FAMILIES)
+RULE_ID = re.compile(rf"\b((?:{_PREFIXES})[RX]\d+)\b")
+RULE_PREFIX = re.compile(rf"^\[((?:{_PREFIXES})[RX]\d+)\]")
+NOT_CHECKED = "no check in this run covers it (not selected or not collected)"
 NOT_SELECTED = "not selected in this run (--rules)"
 _OUTCOME_RANK: dict[str, int] = {
     "passed": 0,
@@ -255,7 +256,7 @@ def _unchecked(results: Sequence[RuleResult]) -> str:
     for result in results:
         if result.verdict in ("skipped", "blocked"):
             reason = (result.reason or NOT_CHECKED).split(" (and ", 1)[0]
-            if reason == NOT_CHECKED or reason.startswith("not checked: "):
+            if reason.startswith("not checked: "):  # rules.json's `unchecked`: no check can exist
                 reason = "not observable through the API (rules.json says why)"
             reasons[reason] = reasons.get(reason, 0) + 1
     if not reasons:
