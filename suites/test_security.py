@@ -11,9 +11,8 @@ import secrets
 
 import pytest
 
-from session_conformance.contracts import API_FAMILY, APIS, Operation, load_contracts
-from session_conformance.http import WRITE_OPERATIONS, ConformanceClient
-from session_conformance.verdict import expect, warn
+from session_conformance.contracts import API_FAMILY, APIS, WRITE_OPERATIONS, Operation, load_contracts
+from session_conformance.harness import ConformanceClient, Exchange, expect, expect_status, warn_status
 
 # A syntactically plausible ID per API: the auth check must come before any lookup.
 PLACEHOLDER_IDS = {"trinsic": "00000000-0000-4000-8000-000000000000", "zitadel": "300000000000000000"}
@@ -34,17 +33,14 @@ def _path(op: Operation) -> str:
     return re.sub(r"\{[^}]+\}", placeholder, op.path)
 
 
-def _send(client: ConformanceClient, op: Operation, token: str | None) -> object:
+def _send(client: ConformanceClient, op: Operation, token: str | None) -> Exchange:
     body: dict[str, object] | None = {} if op.request_body != "none" else None
     if body is None:
         return client.request(op.method, _path(op), token=token)
     return client.request(op.method, _path(op), json=body, token=token)
 
 
-def _check(client: ConformanceClient, op: Operation, exchange: object, what: str) -> None:
-    from session_conformance.evidence import Exchange
-
-    assert isinstance(exchange, Exchange)
+def _check(client: ConformanceClient, op: Operation, exchange: Exchange, what: str) -> None:
     if API_FAMILY[op.api] == "trinsic":
         expect(
             "TRN-R01",
@@ -53,26 +49,20 @@ def _check(client: ConformanceClient, op: Operation, exchange: object, what: str
             evidence=exchange,
         )
         # 401 and 403 are both documented; which one means "token missing or invalid" is inferred
-        expect(
+        expect_status("TRN-R02", exchange, (401, 403), f"{op.operation_id} {what} (both documented)")
+        warn_status(
             "TRN-R02",
-            exchange.status in (401, 403),
-            f"{op.operation_id} answered {exchange.status} {what}; expected the documented 401 or 403",
-            evidence=exchange,
-        )
-        warn(
-            "TRN-R02",
-            exchange.status == 401,
-            f"{op.operation_id} answered {exchange.status} {what}; the suite reads 401 as the answer to a "
-            "missing or invalid token (inferred)",
-            evidence=exchange,
+            exchange,
+            401,
+            f"{op.operation_id} {what} (the suite reads 401 as the answer to a missing or invalid token, "
+            "inferred)",
         )
     else:
-        expect(
+        expect_status(
             "ZTD-R01",
-            exchange.status == 401,
-            f"{op.operation_id} answered {exchange.status} {what}; expected 401 (authentication "
-            f"comes before validation)",
-            evidence=exchange,
+            exchange,
+            401,
+            f"{op.operation_id} {what} (authentication comes before validation)",
         )
         body = exchange.json_or_none()
         expect(

@@ -1,10 +1,10 @@
 """Steps shared by the Trinsic semantic suites.
 
 Everything talks to the target through the plugin's ``ConformanceClient`` and fails a check only
-through :func:`session_conformance.verdict.expect`. A helper that *sets up* a check (creating a
-session, reading it back) blames the rule that makes the step legitimate (usually TRN-R04: a valid
-call answers 200 with its model), so a broken target is reported under a documented rule and never
-as a suite error.
+through ``session_conformance.harness`` (``expect``, ``expect_status``, ``json_of``). A helper that
+*sets up* a check (creating a session, reading it back) blames the rule that makes the step legitimate
+(usually TRN-R04: a valid call answers 200 with its model), so a broken target is reported under a
+documented rule and never as a suite error.
 """
 
 from __future__ import annotations
@@ -19,7 +19,18 @@ from urllib.parse import urlsplit
 
 from hypothesis import HealthCheck, settings
 
-from session_conformance.verdict import expect, warn
+from session_conformance.harness import (
+    ConformanceClient,
+    Exchange,
+    Profile,
+    ProviderState,
+    Target,
+    expect,
+    expect_status,
+    json_of,
+    shown,
+    warn_status,
+)
 
 PREFIX = "/api/v1/sessions"
 FINISHED = "trinsic session finished"
@@ -56,20 +67,6 @@ HOSTED_FLOW = ["LaunchBrowser", "CaptureRedirect"]
 REDIRECT_URL = "https://conformance.example/trinsic/done"
 VALID_NIK = {"fullName": "Ada Lovelace", "dateOfBirth": "1815-12-10", "nikIdNumber": "3174012345678901"}
 _URI_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
-
-
-def shown(exchange: Any) -> str:
-    """A short account of an answer for failure messages (the plugin attaches the full exchange)."""
-    text = exchange.text.strip().replace("\n", " ")
-    return f"{exchange.method} {urlsplit(exchange.url).path} -> {exchange.status} {text[:300]}"
-
-
-def json_of(exchange: Any, rule: str = "TRN-R04") -> Any:
-    try:
-        return exchange.json()
-    except ValueError:
-        expect(rule, False, f"the answer is not JSON: {shown(exchange)}", evidence=exchange)
-        raise AssertionError("unreachable") from None
 
 
 def is_absolute_url(text: Any) -> bool:
@@ -114,7 +111,7 @@ def walk_keys(value: Any) -> Iterator[str]:
             yield from walk_keys(item)
 
 
-def hypothesis_settings(budget: Any, *, examples: int | None = None) -> settings:
+def hypothesis_settings(budget: Profile, *, examples: int | None = None) -> settings:
     """Profile-sized Hypothesis settings for checks that talk to a live target.
 
     Everything else (seed, database, printing) comes from the Hypothesis profile the plugin loads.
@@ -129,7 +126,7 @@ def hypothesis_settings(budget: Any, *, examples: int | None = None) -> settings
 # --- the session invariants (TRN-R25..R28, R42) ------------------------------------------------------
 
 
-def check_session(session: Any, where: str, *, evidence: Any = None) -> dict[str, Any]:
+def check_session(session: Any, where: str, *, evidence: Exchange | None = None) -> dict[str, Any]:
     """Every rule one Session object must obey on its own."""
     expect(
         "TRN-R04",
@@ -191,52 +188,50 @@ def check_session(session: Any, where: str, *, evidence: Any = None) -> dict[str
 class Created:
     session_id: str
     body: dict[str, Any]
-    exchange: Any
+    exchange: Exchange
 
 
 class Trinsic:
     """The nine operations, one method each; every method returns the ``Exchange``."""
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: ConformanceClient) -> None:
         self.client = client
 
     # raw calls
-    def create_widget(self, body: Any, **kw: Any) -> Any:
+    def create_widget(self, body: Any, **kw: Any) -> Exchange:
         return self.client.request("POST", f"{PREFIX}/widget", json=body, **kw)
 
-    def create_hosted(self, body: Any, **kw: Any) -> Any:
+    def create_hosted(self, body: Any, **kw: Any) -> Exchange:
         return self.client.request("POST", f"{PREFIX}/provider/hosted", json=body, **kw)
 
-    def create_advanced(self, body: Any, **kw: Any) -> Any:
+    def create_advanced(self, body: Any, **kw: Any) -> Exchange:
         return self.client.request("POST", f"{PREFIX}/provider/advanced", json=body, **kw)
 
-    def get(self, session_id: str, **kw: Any) -> Any:
+    def get(self, session_id: str, **kw: Any) -> Exchange:
         return self.client.request("GET", f"{PREFIX}/{session_id}", **kw)
 
-    def list(self, params: dict[str, Any] | None = None, **kw: Any) -> Any:
+    def list(self, params: dict[str, Any] | None = None, **kw: Any) -> Exchange:
         return self.client.request("GET", f"{PREFIX}/list", params=params, **kw)
 
-    def cancel(self, session_id: str, **kw: Any) -> Any:
+    def cancel(self, session_id: str, **kw: Any) -> Exchange:
         return self.client.request("POST", f"{PREFIX}/{session_id}/cancel", **kw)
 
-    def redact(self, session_id: str, **kw: Any) -> Any:
+    def redact(self, session_id: str, **kw: Any) -> Exchange:
         return self.client.request("POST", f"{PREFIX}/{session_id}/redact", **kw)
 
-    def results(self, session_id: str, key: Any, **kw: Any) -> Any:
+    def results(self, session_id: str, key: Any, **kw: Any) -> Exchange:
         return self.client.request(
             "POST", f"{PREFIX}/{session_id}/results", json={"resultsAccessKey": key}, **kw
         )
 
-    def refresh(self, session_id: str, key: str | None, **kw: Any) -> Any:
+    def refresh(self, session_id: str, key: str | None, **kw: Any) -> Exchange:
         body = {"resultsAccessKey": key} if key is not None else {}
         return self.client.request("POST", f"{PREFIX}/{session_id}/step/refresh", json=body, **kw)
 
     # set-up steps that must succeed
-    def created(self, exchange: Any, what: str) -> Created:
-        expect(
-            "TRN-R04", exchange.status == 200, f"{what} must answer 200: {shown(exchange)}", evidence=exchange
-        )
-        body = json_of(exchange)
+    def created(self, exchange: Exchange, what: str) -> Created:
+        expect_status("TRN-R04", exchange, 200, what)
+        body = json_of(exchange, rule="TRN-R04")
         expect(
             "TRN-R04",
             isinstance(body, dict) and isinstance(body.get("sessionId"), str),
@@ -257,13 +252,8 @@ class Trinsic:
 
     def session(self, session_id: str, rule: str = "TRN-R04", **kw: Any) -> dict[str, Any]:
         exchange = self.get(session_id, **kw)
-        expect(
-            rule,
-            exchange.status == 200,
-            f"Get Session of a session of this account must answer 200: {shown(exchange)}",
-            evidence=exchange,
-        )
-        body = json_of(exchange)
+        expect_status(rule, exchange, 200, "Get Session of a session of this account")
+        body = json_of(exchange, rule="TRN-R04")
         expect(
             "TRN-R04",
             isinstance(body, dict) and "session" in body,
@@ -274,13 +264,8 @@ class Trinsic:
 
     def page(self, params: dict[str, Any] | None = None) -> dict[str, Any]:
         exchange = self.list(params)
-        expect(
-            "TRN-R04",
-            exchange.status == 200,
-            f"List Sessions with {params} must answer 200: {shown(exchange)}",
-            evidence=exchange,
-        )
-        body = json_of(exchange)
+        expect_status("TRN-R04", exchange, 200, f"List Sessions with {params}")
+        body = json_of(exchange, rule="TRN-R04")
         expect(
             "TRN-R04",
             isinstance(body, dict)
@@ -307,7 +292,7 @@ class Trinsic:
 
 
 def finish(
-    provider_state: Any,
+    provider_state: ProviderState,
     session_id: str,
     success: bool,
     error_code: str | None = None,
@@ -321,12 +306,9 @@ def finish(
     return answer["results_access_key"]
 
 
-def problem_body(exchange: Any) -> dict[str, Any] | None:
+def problem_body(exchange: Exchange) -> dict[str, Any] | None:
     """The ProblemDetails of an error answer, or None when the body is not one."""
-    try:
-        body = exchange.json()
-    except ValueError:
-        return None
+    body = exchange.json_or_none()
     if not isinstance(body, dict):
         return None
     for key, kind in (("type", str), ("title", str), ("detail", str), ("instance", str), ("status", int)):
@@ -335,25 +317,19 @@ def problem_body(exchange: Any) -> dict[str, Any] | None:
     return body
 
 
-def expect_accepted(rule: str, exchange: Any, what: str) -> None:
+def expect_accepted(rule: str, exchange: Exchange, what: str) -> None:
     """The call must succeed: a refusal breaks ``rule``; a success other than 200 breaks TRN-R04.
 
     One defect, one failing rule: a create answered 201 is TRN-R04's defect, reported by its own check;
     here it blocks ``rule`` instead of failing it.
     """
     expect(rule, 200 <= exchange.status < 300, f"{what}: {shown(exchange)}", evidence=exchange)
-    expect("TRN-R04", exchange.status == 200, f"{what} must answer 200: {shown(exchange)}", evidence=exchange)
+    expect_status("TRN-R04", exchange, 200, f"{what}; as a success it")
 
 
-def expect_rejected(rule: str, exchange: Any, what: str, statuses: Iterable[int] = (400,)) -> None:
+def expect_rejected(rule: str, exchange: Exchange, what: str, statuses: Iterable[int] = (400,)) -> None:
     """The call must be refused with one of ``statuses`` (default 400) and a ProblemDetails body."""
-    allowed = tuple(statuses)
-    expect(
-        rule,
-        exchange.status in allowed,
-        f"{what} must be refused with {'/'.join(map(str, allowed))}: {shown(exchange)}",
-        evidence=exchange,
-    )
+    expect_status(rule, exchange, statuses, what)
     expect(
         "TRN-R03",
         problem_body(exchange) is not None,
@@ -366,20 +342,10 @@ def advanced(provider: str, capabilities: list[str], **extra: Any) -> dict[str, 
     return {"provider": provider, "capabilities": capabilities, **extra}
 
 
-def expect_redacted(exchange: Any, rule: str = "TRN-R04") -> None:
+def expect_redacted(exchange: Exchange, rule: str = "TRN-R04") -> None:
     """Redact succeeded: ``200`` with no body (TRN-R04); ``204`` is tolerated, with a warning (A-10)."""
-    expect(
-        rule,
-        exchange.status in (200, 204),
-        f"Redact Session must answer 200: {shown(exchange)}",
-        evidence=exchange,
-    )
-    warn(
-        rule,
-        exchange.status == 200,
-        f"A-10: Redact Session answered {exchange.status}; the sheet documents 200 with an empty body",
-        evidence=exchange,
-    )
+    expect_status(rule, exchange, (200, 204), "Redact Session")
+    warn_status(rule, exchange, 200, "A-10: Redact Session (the sheet documents 200 with an empty body)")
     expect(
         rule,
         not exchange.body.strip(),
@@ -388,13 +354,9 @@ def expect_redacted(exchange: Any, rule: str = "TRN-R04") -> None:
     )
 
 
-def reveals_session(exchange: Any) -> bool:
+def reveals_session(exchange: Exchange) -> bool:
     """Whether a refused answer still carries session data (a Session object or its fields)."""
-    try:
-        body = exchange.json()
-    except ValueError:
-        return False
-    keys = set(walk_keys(body))
+    keys = set(walk_keys(exchange.json_or_none()))
     return bool(keys & {"session", "sessions", "identityData", "launchUrl"}) or {"done", "created"} <= keys
 
 
@@ -441,7 +403,7 @@ class Providers:
 _DISCOVERED: dict[tuple[str, str], Providers] = {}
 
 
-def discover(client: Any, target: Any) -> Providers:
+def discover(client: ConformanceClient, target: Target) -> Providers:
     """Each of ``target.trinsic_providers``, asked once per run: an advanced session declaring every
     capability (and a redirectUrl) shows the provider's native launch and collection methods and whether
     its step content has refresh metadata. The sheet's lookup provider is tried too, with its input, in
@@ -459,10 +421,7 @@ def discover(client: Any, target: Any) -> Providers:
         exchange = trn.create_advanced(
             advanced(provider, list(CAPABILITIES), redirectUrl=REDIRECT_URL, **extra)
         )
-        try:
-            body = exchange.json() if exchange.status == 200 else None
-        except ValueError:
-            body = None
+        body = exchange.json_or_none() if exchange.status == 200 else None
         step = body.get("nextStep") if isinstance(body, dict) else None
         collection = body.get("resultCollection") if isinstance(body, dict) else None
         if (

@@ -26,18 +26,24 @@ from _trinsic_steps import (
     expect_rejected,
     has_uri_scheme,
     is_absolute_url,
-    json_of,
     parse_time,
-    shown,
 )
 
-from session_conformance.verdict import expect, warn
+from session_conformance.harness import (
+    ConformanceClient,
+    Exchange,
+    Target,
+    expect,
+    json_of,
+    shown,
+    warn_status,
+)
 
 # Capabilities without any result-collection method: a gap whatever the provider's flow (TRN-R13/R15).
 NO_COLLECTION = ["LaunchBrowser", "DeeplinkToMobile", "ShowContent", "RefreshStepContent"]
 
 
-def _flows(client: Any, target: Any) -> list[Flow]:
+def _flows(client: ConformanceClient, target: Target) -> list[Flow]:
     return discover(client, target).flows
 
 
@@ -73,7 +79,7 @@ def _methods(created: Created) -> tuple[Any, Any, dict[str, Any]]:
     return step["method"], collection["method"], step
 
 
-def check_step(step: dict[str, Any], *, evidence: Any = None) -> None:
+def check_step(step: dict[str, Any], *, evidence: Exchange | None = None) -> None:
     """TRN-R20 (content matches the method) and TRN-R21 (refresh metadata is consistent)."""
     method, content = step.get("method"), step.get("content")
     expect(
@@ -131,7 +137,7 @@ def check_step(step: dict[str, Any], *, evidence: Any = None) -> None:
     )
 
 
-def check_collection(collection: dict[str, Any], *, evidence: Any = None) -> None:
+def check_collection(collection: dict[str, Any], *, evidence: Exchange | None = None) -> None:
     """TRN-R23: PollResult comes with the key to poll with; CaptureRedirect without one."""
     key = collection.get("resultsAccessKey")
     if collection.get("method") == "PollResult":
@@ -155,7 +161,7 @@ def check_collection(collection: dict[str, Any], *, evidence: Any = None) -> Non
 
 @pytest.mark.rules("TRN-R16", "TRN-R17", "TRN-R20", "TRN-R23", "TRN-R37")
 @pytest.mark.needs("writes", "trinsic_provider")
-def test_hosted_ui_capabilities_always_work(client: Any, target: Any) -> None:
+def test_hosted_ui_capabilities_always_work(client: ConformanceClient, target: Target) -> None:
     """Every configured provider, the hosted-UI capabilities and fallback: LaunchBrowser + CaptureRedirect."""
     trn = Trinsic(client)
     for provider in target.trinsic_providers:
@@ -176,7 +182,9 @@ def test_hosted_ui_capabilities_always_work(client: Any, target: Any) -> None:
 
 @pytest.mark.rules("TRN-R18")
 @pytest.mark.needs("writes", "trinsic_provider")
-def test_fallback_needs_redirect_url_and_hosted_capabilities(client: Any, target: Any) -> None:
+def test_fallback_needs_redirect_url_and_hosted_capabilities(
+    client: ConformanceClient, target: Target
+) -> None:
     trn = Trinsic(client)
     provider = target.trinsic_provider
     for label, body in (
@@ -206,7 +214,7 @@ def test_fallback_needs_redirect_url_and_hosted_capabilities(client: Any, target
 
 @pytest.mark.rules("TRN-R15")
 @pytest.mark.needs("writes", "trinsic_provider")
-def test_capability_gap_without_fallback_is_refused(client: Any, target: Any) -> None:
+def test_capability_gap_without_fallback_is_refused(client: ConformanceClient, target: Target) -> None:
     """No result-collection method declared: a gap for every provider, refused without fallback."""
     trn = Trinsic(client)
     for provider in target.trinsic_providers:
@@ -227,7 +235,7 @@ def test_capability_gap_without_fallback_is_refused(client: Any, target: Any) ->
 
 @pytest.mark.rules("TRN-R13", "TRN-R14", "TRN-R20", "TRN-R21", "TRN-R23")
 @pytest.mark.needs("writes", "trinsic_provider")
-def test_native_flows(client: Any, target: Any) -> None:
+def test_native_flows(client: ConformanceClient, target: Target) -> None:
     """Each provider's flow (seen with every capability declared) runs again when exactly its own
     capabilities are declared, and the step and result collection are among the declared ones."""
     flows = _flows(client, target)
@@ -263,7 +271,7 @@ def test_native_flows(client: Any, target: Any) -> None:
 
 @pytest.mark.rules("TRN-R16", "TRN-R17")
 @pytest.mark.needs("writes", "trinsic_provider")
-def test_fallback_covers_gaps_with_the_hosted_ui(client: Any, target: Any) -> None:
+def test_fallback_covers_gaps_with_the_hosted_ui(client: ConformanceClient, target: Target) -> None:
     """A provider whose own flow is not the hosted one, offered only the hosted-UI capabilities."""
     flows = [f for f in _flows(client, target) if not f.hosted_like]
     if not flows:
@@ -295,7 +303,7 @@ def test_fallback_covers_gaps_with_the_hosted_ui(client: Any, target: Any) -> No
 
 @pytest.mark.rules("TRN-R19")
 @pytest.mark.needs("writes", "trinsic_provider")
-def test_redirect_provider_needs_redirect_url(client: Any, target: Any) -> None:
+def test_redirect_provider_needs_redirect_url(client: ConformanceClient, target: Target) -> None:
     flows = _flows(client, target)
     redirect = [f for f in flows if f.collect == "CaptureRedirect"]
     if not redirect:
@@ -310,18 +318,17 @@ def test_redirect_provider_needs_redirect_url(client: Any, target: Any) -> None:
         )
     for flow in (f for f in flows if f.collect == "PollResult"):
         exchange = trn.create_advanced(_exact(flow))
-        warn(
+        warn_status(
             "TRN-R19",
-            exchange.status == 200,
-            f"{flow.provider} collects by polling, yet is refused without redirectUrl (optional in the "
-            f"schema): {shown(exchange)}",
-            evidence=exchange,
+            exchange,
+            200,
+            f"{flow.provider} collects by polling, so without redirectUrl (optional in the schema) it",
         )
 
 
 @pytest.mark.rules("TRN-R21", "TRN-R22")
 @pytest.mark.needs("writes", "trinsic_provider")
-def test_refresh_step_content(client: Any, target: Any) -> None:
+def test_refresh_step_content(client: ConformanceClient, target: Target) -> None:
     """A provider whose step content expires: refreshing gives new content and later refresh times."""
     flows = [f for f in _flows(client, target) if f.refreshable]
     if not flows:
@@ -339,8 +346,8 @@ def test_refresh_step_content(client: Any, target: Any) -> None:
     key = created.body["resultCollection"].get("resultsAccessKey")
     for _ in range(2):
         exchange = trn.refresh(created.session_id, key)
-        expect_accepted("TRN-R22", exchange, "Refresh Step Content must answer 200")
-        new = json_of(exchange).get("nextStep")
+        expect_accepted("TRN-R22", exchange, "Refresh Step Content must succeed")
+        new = json_of(exchange, rule="TRN-R04").get("nextStep")
         expect(
             "TRN-R22",
             isinstance(new, dict),

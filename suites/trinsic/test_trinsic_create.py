@@ -17,21 +17,19 @@ from _trinsic_steps import (
     hypothesis_settings,
     is_absolute_url,
     is_uuid,
-    json_of,
-    shown,
     walk_keys,
 )
 from hypothesis import given
 from hypothesis import strategies as st
 
-from session_conformance.verdict import expect
+from session_conformance.harness import ConformanceClient, Exchange, Profile, Target, expect, json_of, shown
 
 
-def _provider(target: Any) -> str:
+def _provider(target: Target) -> str:
     return str(target.trinsic_provider)  # needs("trinsic_provider") skips when there is none
 
 
-def _enabled(exchange: Any, provider: str, what: str) -> None:
+def _enabled(exchange: Exchange, provider: str, what: str) -> None:
     """The valid request that shows ``provider`` is enabled on the target; skip when it is refused."""
     if exchange.status != 200:
         pytest.skip(
@@ -42,7 +40,7 @@ def _enabled(exchange: Any, provider: str, what: str) -> None:
 
 @pytest.mark.rules("TRN-R05")
 @pytest.mark.needs("writes")
-def test_widget_launch_url_is_a_browser_url(client: Any) -> None:
+def test_widget_launch_url_is_a_browser_url(client: ConformanceClient) -> None:
     created = Trinsic(client).new_widget()
     url = created.body.get("launchUrl")
     expect(
@@ -55,7 +53,7 @@ def test_widget_launch_url_is_a_browser_url(client: Any) -> None:
 
 @pytest.mark.rules("TRN-R07")
 @pytest.mark.needs("writes", "trinsic_provider")
-def test_hosted_launch_url_is_a_browser_url(client: Any, target: Any) -> None:
+def test_hosted_launch_url_is_a_browser_url(client: ConformanceClient, target: Target) -> None:
     created = Trinsic(client).new_hosted(_provider(target))
     url = created.body.get("launchUrl")
     expect(
@@ -68,14 +66,14 @@ def test_hosted_launch_url_is_a_browser_url(client: Any, target: Any) -> None:
 
 @pytest.mark.rules("TRN-R06")
 @pytest.mark.needs("writes", "trinsic_provider")
-def test_launch_url_is_returned_only_once(client: Any, target: Any) -> None:
+def test_launch_url_is_returned_only_once(client: ConformanceClient, target: Target) -> None:
     """Get Session and List Sessions never hand out a launch URL again."""
     trn = Trinsic(client)
     sessions = [trn.new_widget(), trn.new_hosted(_provider(target))]
     for created in sessions:
         url = created.body.get("launchUrl")
         for exchange in (trn.get(created.session_id), trn.list({"PageSize": 50})):
-            body = json_of(exchange)
+            body = json_of(exchange, rule="TRN-R04")
             expect(
                 "TRN-R06",
                 "launchUrl" not in set(walk_keys(body)),
@@ -93,14 +91,14 @@ def test_launch_url_is_returned_only_once(client: Any, target: Any) -> None:
 
 @pytest.mark.rules("TRN-R09")
 @pytest.mark.needs("writes", "trinsic_provider")
-def test_widget_may_restrict_providers(client: Any, target: Any) -> None:
+def test_widget_may_restrict_providers(client: ConformanceClient, target: Target) -> None:
     exchange = Trinsic(client).create_widget({"providers": [_provider(target)], "redirectUrl": REDIRECT_URL})
     expect_accepted("TRN-R09", exchange, "a widget restricted to an enabled provider must be created")
 
 
 @pytest.mark.rules("TRN-R10")
 @pytest.mark.needs("writes")
-def test_widget_accepts_known_identity_data(client: Any) -> None:
+def test_widget_accepts_known_identity_data(client: ConformanceClient) -> None:
     known = {
         "person": {
             "givenName": "Ada",
@@ -117,7 +115,7 @@ def test_widget_accepts_known_identity_data(client: Any) -> None:
 
 @pytest.mark.rules("TRN-R11")
 @pytest.mark.needs("writes", "trinsic_provider")
-def test_hosted_requires_provider_and_redirect_url(client: Any, target: Any) -> None:
+def test_hosted_requires_provider_and_redirect_url(client: ConformanceClient, target: Target) -> None:
     provider = _provider(target)
     trn = Trinsic(client)
     trn.new_hosted(provider)  # the valid request works, so the refusals below are about the fields
@@ -133,7 +131,7 @@ def test_hosted_requires_provider_and_redirect_url(client: Any, target: Any) -> 
 
 @pytest.mark.rules("TRN-R12")
 @pytest.mark.needs("writes", "trinsic_provider")
-def test_advanced_requires_provider_and_capabilities(client: Any, target: Any) -> None:
+def test_advanced_requires_provider_and_capabilities(client: ConformanceClient, target: Target) -> None:
     provider = _provider(target)
     trn = Trinsic(client)
     for label, body in (
@@ -147,7 +145,7 @@ def test_advanced_requires_provider_and_capabilities(client: Any, target: Any) -
 
 @pytest.mark.rules("TRN-R37")
 @pytest.mark.needs("writes", "trinsic_provider")
-def test_created_session_ids_are_uuids(client: Any, target: Any) -> None:
+def test_created_session_ids_are_uuids(client: ConformanceClient, target: Target) -> None:
     trn = Trinsic(client)
     provider = _provider(target)
     for created in (
@@ -257,7 +255,9 @@ def invalid_inputs(draw: st.DrawFn) -> tuple[str, dict[str, Any], str]:
 
 @pytest.mark.rules("TRN-R38")
 @pytest.mark.needs("writes", "trinsic_provider")
-def test_provider_input_formats_are_enforced(client: Any, target: Any, budget: Any) -> None:
+def test_provider_input_formats_are_enforced(
+    client: ConformanceClient, target: Target, budget: Profile
+) -> None:
     """Wrong lengths, non-digits, bad dates, empty names: refused with 400 whatever the provider."""
     trn = Trinsic(client)
     provider = _provider(target)
@@ -275,7 +275,9 @@ def test_provider_input_formats_are_enforced(client: Any, target: Any, budget: A
 @pytest.mark.rules("TRN-R38")
 @pytest.mark.needs("writes")
 @pytest.mark.parametrize("key,valid", [(f[0], f[1]) for f in FORMATS], ids=[f[0] for f in FORMATS])
-def test_well_formed_provider_input_is_accepted(client: Any, key: str, valid: dict[str, Any]) -> None:
+def test_well_formed_provider_input_is_accepted(
+    client: ConformanceClient, key: str, valid: dict[str, Any]
+) -> None:
     """The control of the check above, and its mirror with the input's own provider: well formed, the
     input creates a session; with one field broken the same request is refused.
 
@@ -296,7 +298,7 @@ def test_well_formed_provider_input_is_accepted(client: Any, key: str, valid: di
 
 @pytest.mark.rules("TRN-R39")
 @pytest.mark.needs("writes")
-def test_cnh_file_content_type(client: Any) -> None:
+def test_cnh_file_content_type(client: ConformanceClient) -> None:
     """The sheet's Brazil digital CNH provider, when the account has it (skipped otherwise)."""
     trn = Trinsic(client)
     base = {"cpfNumber": "12345678909", "digitalCnhFile": "JVBERi0xLjQK"}

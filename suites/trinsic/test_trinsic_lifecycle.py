@@ -16,18 +16,24 @@ from _trinsic_steps import (
     expect_accepted,
     expect_redacted,
     finish,
-    json_of,
     problem_body,
-    shown,
 )
 
-from session_conformance.verdict import expect, warn
+from session_conformance.harness import (
+    ConformanceClient,
+    ProviderState,
+    expect,
+    expect_status,
+    json_of,
+    shown,
+    warn,
+)
 
 
 def _results(trn: Trinsic, session_id: str, key: str) -> dict[str, Any]:
     exchange = trn.results(session_id, key)
-    expect_accepted("TRN-R24", exchange, "Get Session Results with the session's own key must answer 200")
-    body = json_of(exchange)
+    expect_accepted("TRN-R24", exchange, "Get Session Results with the session's own key must succeed")
+    body = json_of(exchange, rule="TRN-R04")
     expect(
         "TRN-R24",
         isinstance(body, dict) and isinstance(body.get("session"), dict),
@@ -41,7 +47,9 @@ def _results(trn: Trinsic, session_id: str, key: str) -> dict[str, Any]:
 
 @pytest.mark.rules("TRN-R24", "TRN-R41")
 @pytest.mark.needs("writes", "provider_state")
-def test_results_access_key_gives_identity_data(client: Any, provider_state: Any) -> None:
+def test_results_access_key_gives_identity_data(
+    client: ConformanceClient, provider_state: ProviderState
+) -> None:
     trn = Trinsic(client)
     created = trn.new_widget()
     key = finish(provider_state, created.session_id, success=True)
@@ -78,7 +86,9 @@ def test_results_access_key_gives_identity_data(client: Any, provider_state: Any
 
 @pytest.mark.rules("TRN-R24")
 @pytest.mark.needs("writes", "provider_state")
-def test_wrong_results_access_key_reveals_nothing(client: Any, provider_state: Any) -> None:
+def test_wrong_results_access_key_reveals_nothing(
+    client: ConformanceClient, provider_state: ProviderState
+) -> None:
     trn = Trinsic(client)
     created = trn.new_widget()
     key = finish(provider_state, created.session_id, success=True)
@@ -105,7 +115,9 @@ def test_wrong_results_access_key_reveals_nothing(client: Any, provider_state: A
 
 @pytest.mark.rules("TRN-R24")
 @pytest.mark.needs("writes", "provider_state")
-def test_wrong_key_and_unknown_session_look_the_same(client: Any, provider_state: Any) -> None:
+def test_wrong_key_and_unknown_session_look_the_same(
+    client: ConformanceClient, provider_state: ProviderState
+) -> None:
     """The suite's reading (A-01/A-03): a wrong key answers like an unknown session, so that a session ID
     cannot be probed with guessed keys. Undocumented, hence a warning; both must be refused (TRN-R24)."""
     trn = Trinsic(client)
@@ -135,7 +147,7 @@ def test_wrong_key_and_unknown_session_look_the_same(client: Any, provider_state
 
 @pytest.mark.rules("TRN-R25", "TRN-R26", "TRN-R27", "TRN-R28")
 @pytest.mark.needs("writes", "provider_state")
-def test_finished_sessions_are_done(client: Any, provider_state: Any) -> None:
+def test_finished_sessions_are_done(client: ConformanceClient, provider_state: ProviderState) -> None:
     trn = Trinsic(client)
     ok, failed = trn.new_widget(), trn.new_widget()
     before = {s.session_id: trn.session(s.session_id) for s in (ok, failed)}
@@ -181,13 +193,15 @@ def test_finished_sessions_are_done(client: Any, provider_state: Any) -> None:
 
 @pytest.mark.rules("TRN-R28", "TRN-R29")
 @pytest.mark.needs("writes")
-def test_cancel_ends_the_session(client: Any) -> None:
+def test_cancel_ends_the_session(client: ConformanceClient) -> None:
     trn = Trinsic(client)
     created = trn.new_widget()
     before = trn.session(created.session_id)
     exchange = trn.cancel(created.session_id)
-    expect_accepted("TRN-R29", exchange, "Cancel Session must answer 200")
-    answered = check_session(json_of(exchange).get("session"), "Cancel Session", evidence=exchange)
+    expect_accepted("TRN-R29", exchange, "Cancel Session must succeed")
+    answered = check_session(
+        json_of(exchange, rule="TRN-R04").get("session"), "Cancel Session", evidence=exchange
+    )
     for where, session in (
         ("Cancel Session", answered),
         ("Get Session after cancel", trn.session(created.session_id)),
@@ -214,7 +228,9 @@ def test_cancel_ends_the_session(client: Any) -> None:
 
 @pytest.mark.rules("TRN-R25", "TRN-R29")
 @pytest.mark.needs("writes", "provider_state")
-def test_cancel_after_the_end_changes_nothing(client: Any, provider_state: Any) -> None:
+def test_cancel_after_the_end_changes_nothing(
+    client: ConformanceClient, provider_state: ProviderState
+) -> None:
     """A-11: cancelling a finished session may be a 200 no-op or a 400 refusal; either way the session,
     being in a terminal state (TRN-R25), keeps its outcome."""
     trn = Trinsic(client)
@@ -223,11 +239,11 @@ def test_cancel_after_the_end_changes_nothing(client: Any, provider_state: Any) 
         finish(provider_state, created.session_id, success=success)
         before = trn.session(created.session_id)
         exchange = trn.cancel(created.session_id)
-        expect(
+        expect_status(
             "TRN-R29",
-            exchange.status in (200, 400),
-            f"cancel of a finished session must be a 200 no-op or a 400 refusal (A-11): {shown(exchange)}",
-            evidence=exchange,
+            exchange,
+            (200, 400),
+            "Cancel Session of a finished session (a no-op or a refusal, A-11)",
         )
         if exchange.status == 400:
             expect(
@@ -248,7 +264,9 @@ def test_cancel_after_the_end_changes_nothing(client: Any, provider_state: Any) 
 
 @pytest.mark.rules("TRN-R33", "TRN-R36")
 @pytest.mark.needs("writes", "provider_state")
-def test_redaction_removes_identity_data_for_good(client: Any, provider_state: Any) -> None:
+def test_redaction_removes_identity_data_for_good(
+    client: ConformanceClient, provider_state: ProviderState
+) -> None:
     trn = Trinsic(client)
     created = trn.new_widget()
     key = finish(provider_state, created.session_id, success=True)
@@ -279,11 +297,13 @@ def test_redaction_removes_identity_data_for_good(client: Any, provider_state: A
 
 @pytest.mark.rules("TRN-R42")
 @pytest.mark.needs("writes", "provider_state")
-def test_answers_hold_only_documented_enum_values(client: Any, provider_state: Any) -> None:
+def test_answers_hold_only_documented_enum_values(
+    client: ConformanceClient, provider_state: ProviderState
+) -> None:
     """Sessions in every state, read through get, list, cancel and results: every enum value is listed."""
     trn = Trinsic(client)
     cancelled, failed, succeeded = trn.new_widget(), trn.new_widget(), trn.new_widget()
-    answered = json_of(trn.cancel(cancelled.session_id)).get("session")
+    answered = json_of(trn.cancel(cancelled.session_id), rule="TRN-R04").get("session")
     check_session(answered, "Cancel Session")
     finish(provider_state, failed.session_id, success=False, error_code="Inauthentic")
     key = finish(provider_state, succeeded.session_id, success=True)

@@ -21,17 +21,24 @@ from _trinsic_steps import (
     expect_rejected,
     hypothesis_settings,
     reveals_session,
-    shown,
 )
 from hypothesis import given
 from hypothesis import strategies as st
 
-from session_conformance.verdict import expect, warn
+from session_conformance.harness import (
+    ConformanceClient,
+    Profile,
+    Target,
+    expect,
+    expect_status,
+    shown,
+    warn,
+)
 
 MIN_SESSIONS = 7  # enough for several pages at small page sizes
 
 
-def _ensure_sessions(trn: Trinsic, target: Any) -> int:
+def _ensure_sessions(trn: Trinsic, target: Target) -> int:
     """At least MIN_SESSIONS sessions on the account (created when allowed); the account's total."""
     total = trn.page({"PageSize": 1})["total"]
     if total < MIN_SESSIONS and not target.read_only:
@@ -54,7 +61,9 @@ def _ensure_sessions(trn: Trinsic, target: Any) -> int:
 
 @pytest.mark.rules("TRN-R30")
 @pytest.mark.needs("writes", "other_token")
-def test_accounts_see_only_their_own_sessions(client: Any, other_client: Any) -> None:
+def test_accounts_see_only_their_own_sessions(
+    client: ConformanceClient, other_client: ConformanceClient
+) -> None:
     mine, theirs = Trinsic(client), Trinsic(other_client)
     foreign = theirs.new_widget().session_id
     own = mine.new_widget().session_id
@@ -79,7 +88,7 @@ def test_accounts_see_only_their_own_sessions(client: Any, other_client: Any) ->
 
 
 @pytest.mark.rules("TRN-R31")
-def test_page_size_and_page_ranges(client: Any) -> None:
+def test_page_size_and_page_ranges(client: ConformanceClient) -> None:
     trn = Trinsic(client)
     for params in (
         {"PageSize": 0},
@@ -131,7 +140,7 @@ def _page_case(trn: Trinsic, size: int, where: str, anywhere: int = 1) -> None:
 
 
 @pytest.mark.rules("TRN-R31")
-def test_paging_invariants(client: Any, target: Any, budget: Any) -> None:
+def test_paging_invariants(client: ConformanceClient, target: Target, budget: Profile) -> None:
     """For any page size and page: the page length, ``more`` and ``total`` agree. Fixed cases first
     (first, second, last and beyond-the-last pages of small and full sizes), then generated ones."""
     trn = Trinsic(client)
@@ -153,7 +162,7 @@ def test_paging_invariants(client: Any, target: Any, budget: Any) -> None:
 
 
 @pytest.mark.rules("TRN-R31")
-def test_pages_are_slices_of_the_listing(client: Any, target: Any) -> None:
+def test_pages_are_slices_of_the_listing(client: ConformanceClient, target: Target) -> None:
     """A-14 (the suite's reading): pages of any size are consecutive slices of one listing, without
     duplicates or gaps. Retried when the account changed meanwhile; a difference is a warning."""
     trn = Trinsic(client)
@@ -179,7 +188,7 @@ def _key(order_by: str) -> Any:
 
 
 @pytest.mark.rules("TRN-R32")
-def test_every_ordering_sorts(client: Any, target: Any, budget: Any) -> None:
+def test_every_ordering_sorts(client: ConformanceClient, target: Target, budget: Profile) -> None:
     """Every OrderBy x OrderDirection answers 200 and (for timestamps) is sorted by that field."""
     trn = Trinsic(client)
     _ensure_sessions(trn, target)
@@ -206,7 +215,7 @@ def test_every_ordering_sorts(client: Any, target: Any, budget: Any) -> None:
 
 
 @pytest.mark.rules("TRN-R32")
-def test_default_order_is_newest_first(client: Any, target: Any) -> None:
+def test_default_order_is_newest_first(client: ConformanceClient, target: Target) -> None:
     """A-05 (inferred defaults, so warnings): without parameters the list is ordered by Created,
     Descending, 50 per page, like OrderBy=Created&OrderDirection=Descending."""
     trn = Trinsic(client)
@@ -243,7 +252,7 @@ def _next_second() -> None:
 
 @pytest.mark.rules("TRN-R32")
 @pytest.mark.needs("writes")
-def test_ordering_follows_field_and_direction(client: Any) -> None:
+def test_ordering_follows_field_and_direction(client: ConformanceClient) -> None:
     """Create A, a second later B, a second later cancel A: by Created B is newer, by Updated A is; each
     Ascending order is the Descending one reversed. Only A and B are compared, wherever they are listed,
     so other sessions of the account (other users, equal timestamps) do not matter.
@@ -256,7 +265,7 @@ def test_ordering_follows_field_and_direction(client: Any) -> None:
     second = trn.new_widget().session_id
     _next_second()
     cancelled = trn.cancel(first)
-    expect("TRN-R29", cancelled.status == 200, f"Cancel Session: {shown(cancelled)}", evidence=cancelled)
+    expect_status("TRN-R29", cancelled, 200, "Cancel Session of a session in progress")
     a, b = trn.session(first), trn.session(second)
     if not (a["created"] < b["created"] and a["updated"] > b["updated"]):
         pytest.skip(f"the target's timestamps do not tell the two sessions apart: {a!r} {b!r}")

@@ -9,7 +9,6 @@ least the number of sessions created (others may share the account). Redact may 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import pytest
 from _trinsic_steps import (
@@ -19,8 +18,6 @@ from _trinsic_steps import (
     expect_redacted,
     finish,
     hypothesis_settings,
-    json_of,
-    shown,
 )
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -32,7 +29,16 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from session_conformance.verdict import expect, warn
+from session_conformance.harness import (
+    ConformanceClient,
+    Profile,
+    ProviderState,
+    Target,
+    expect,
+    json_of,
+    shown,
+    warn,
+)
 
 FAILURE_CODES = tuple(code for code in ERROR_CODES if code != "Canceled")
 
@@ -50,7 +56,9 @@ class Model:
 
 @pytest.mark.rules("TRN-R24", "TRN-R25", "TRN-R26", "TRN-R27", "TRN-R28", "TRN-R29", "TRN-R31", "TRN-R36")
 @pytest.mark.needs("writes", "provider_state")
-def test_random_session_lifecycles(client: Any, provider_state: Any, target: Any, budget: Any) -> None:
+def test_random_session_lifecycles(
+    client: ConformanceClient, provider_state: ProviderState, target: Target, budget: Profile
+) -> None:
     trn = Trinsic(client)
     steps = getattr(budget, "stateful_steps", 12)
     examples = getattr(budget, "stateful_examples", 10)
@@ -101,7 +109,7 @@ def test_random_session_lifecycles(client: Any, provider_state: Any, target: Any
             model = data.draw(st.sampled_from([m for m in self.models.values() if m.key]))
             exchange = trn.results(model.session_id, model.key)
             expect_accepted("TRN-R24", exchange, "Get Session Results")
-            identity = json_of(exchange).get("identityData")
+            identity = json_of(exchange, rule="TRN-R04").get("identityData")
             if model.redacted:
                 expect(
                     "TRN-R36",

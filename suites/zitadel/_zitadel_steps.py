@@ -1,9 +1,9 @@
 """Steps shared by the Zitadel semantic suites (v2 and v2beta alike).
 
 Everything here talks to the target only through the plugin's ``ConformanceClient`` and fails a
-check only through :func:`session_conformance.verdict.expect`. Helpers that *set up* a check
-(creating a session, reading it back) blame the rule that makes the step legitimate, so that a
-broken target is reported under a documented rule and never as a suite error.
+check only through ``session_conformance.harness`` (``expect``, ``expect_status``). Helpers that
+*set up* a check (creating a session, reading it back) blame the rule that makes the step
+legitimate, so that a broken target is reported under a documented rule and never as a suite error.
 """
 
 from __future__ import annotations
@@ -18,9 +18,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
 
-from session_conformance.verdict import expect
+from session_conformance.harness import ConformanceClient, Exchange, Profile, expect, expect_status, shown
 
 # gRPC status code -> HTTP status (grpc-gateway HTTPStatusFromCode; fact sheet §1.3)
 HTTP_OF_GRPC: dict[int, int] = {
@@ -57,8 +56,6 @@ LIST_SETTLE_SECONDS = 5.0
 USER_AGENT_KEYS = ("fingerprintId", "ip", "description", "header")
 FACTOR_NAMES = ("user", "password", "webAuthN", "intent", "totp", "otpSms", "otpEmail")
 USER_FACTOR_KEYS = ("verifiedAt", "id", "loginName", "displayName", "organizationId")
-
-SENSITIVE_KEYS = frozenset({"sessionToken", "idpIntentToken", "password", "otpSms", "otpEmail", "code"})
 
 
 # --- small pure helpers --------------------------------------------------------------------------
@@ -163,45 +160,7 @@ def documented_factors(value: Any) -> Any:
     return out
 
 
-def masked(value: Any) -> Any:
-    """A copy of a JSON value with tokens, passwords and codes masked, for failure messages."""
-    if isinstance(value, dict):
-        return {
-            k: ("***" if k in SENSITIVE_KEYS and isinstance(v, str) else masked(v)) for k, v in value.items()
-        }
-    if isinstance(value, list):
-        return [masked(v) for v in value]
-    return value
-
-
 # --- calls ---------------------------------------------------------------------------------------
-
-
-def json_of(exchange: Any) -> Any:
-    """The decoded body of an exchange, or None when it is empty or not JSON."""
-    try:
-        return exchange.json()
-    except (ValueError, TypeError):
-        return None
-
-
-def excerpt(exchange: Any, limit: int = 400) -> str:
-    data = json_of(exchange)
-    if data is not None:
-        text = json.dumps(masked(data), separators=(",", ":"), sort_keys=True)
-    else:
-        raw = getattr(exchange, "body", b"") or b""
-        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
-    return text if len(text) <= limit else text[:limit] + "…"
-
-
-def shown(exchange: Any) -> str:
-    """``METHOD path -> status body`` for failure messages (tokens masked)."""
-    method = getattr(exchange, "method", "") or ""
-    parts = urlsplit(str(getattr(exchange, "url", "") or ""))
-    where = parts.path + (f"?{parts.query}" if parts.query else "")
-    where = re.sub(r"((?:^|[?&])(?:sessionToken|session_token)=)[^&]*", r"\1***", where)
-    return f"{method} {where} -> {exchange.status} {excerpt(exchange)}".strip()
 
 
 @dataclass
@@ -210,7 +169,7 @@ class Session:
 
     id: str
     token: str
-    create: Any  # the create exchange
+    create: Exchange  # the create exchange
     old_tokens: list[str] = field(default_factory=list)
 
     def rotate(self, new_token: str) -> None:
@@ -222,7 +181,7 @@ class Session:
 class Zitadel:
     """The five operations of one Zitadel API (``/v2`` or ``/v2beta``) through one client."""
 
-    def __init__(self, client: Any, prefix: str, api: str) -> None:
+    def __init__(self, client: ConformanceClient, prefix: str, api: str) -> None:
         self.client = client
         self.prefix = prefix.rstrip("/")
         self.api = api
@@ -231,25 +190,31 @@ class Zitadel:
     def path(self, session_id: str | None = None) -> str:
         return f"{self.prefix}/sessions" + (f"/{session_id}" if session_id is not None else "")
 
-    def create(self, body: Any = None, *, client: Any = None, **kwargs: Any) -> Any:
+    def create(self, body: Any = None, *, client: ConformanceClient | None = None, **kwargs: Any) -> Exchange:
         if "content" not in kwargs:
             kwargs["json"] = {} if body is None else body
         return (client or self.client).request("POST", self.path(), **kwargs)
 
-    def get(self, session_id: str, token: str | None = None, *, client: Any = None) -> Any:
+    def get(
+        self, session_id: str, token: str | None = None, *, client: ConformanceClient | None = None
+    ) -> Exchange:
         params = {"sessionToken": token} if token is not None else None
         return (client or self.client).request("GET", self.path(session_id), params=params)
 
-    def set(self, session_id: str, body: Any = None, *, client: Any = None, **kwargs: Any) -> Any:
+    def set(
+        self, session_id: str, body: Any = None, *, client: ConformanceClient | None = None, **kwargs: Any
+    ) -> Exchange:
         if "content" not in kwargs:
             kwargs["json"] = {} if body is None else body
         return (client or self.client).request("PATCH", self.path(session_id), **kwargs)
 
-    def delete(self, session_id: str, token: str | None = None, *, client: Any = None) -> Any:
+    def delete(
+        self, session_id: str, token: str | None = None, *, client: ConformanceClient | None = None
+    ) -> Exchange:
         body = {"sessionToken": token} if token is not None else {}
         return (client or self.client).request("DELETE", self.path(session_id), json=body)
 
-    def search(self, body: Any = None, *, client: Any = None, **kwargs: Any) -> Any:
+    def search(self, body: Any = None, *, client: ConformanceClient | None = None, **kwargs: Any) -> Exchange:
         if "content" not in kwargs:
             kwargs["json"] = {} if body is None else body
         return (client or self.client).request("POST", self.path() + "/search", **kwargs)
@@ -264,13 +229,8 @@ class Zitadel:
         exchange = self.create(body)
         if rule is None:
             rule = "ZTD-R14" if set(body or {}) <= {"metadata"} else "ZTD-R02"
-        expect(
-            rule,
-            exchange.status in (200, 201),
-            f"creating a session with a valid body did not succeed: {shown(exchange)}",
-            evidence=exchange,
-        )
-        data = json_of(exchange)
+        expect_status(rule, exchange, (200, 201), "CreateSession with a valid body")
+        data = exchange.json_or_none()
         expect(
             "ZTD-R11",
             isinstance(data, dict) and isinstance(data.get("sessionId"), str) and data["sessionId"] != "",
@@ -294,13 +254,8 @@ class Zitadel:
         else:
             session_id = session
         exchange = self.get(session_id, token)
-        expect(
-            rule,
-            exchange.status == 200,
-            f"GetSession of a live session with its current token must answer 200: {shown(exchange)}",
-            evidence=exchange,
-        )
-        data = json_of(exchange)
+        expect_status(rule, exchange, 200, "GetSession of a live session with its current token")
+        data = exchange.json_or_none()
         expect(
             "ZTD-R47",
             isinstance(data, dict) and isinstance(data.get("session"), dict),
@@ -318,7 +273,7 @@ class Zitadel:
             f"SetSession with a valid body must succeed: {shown(exchange)}",
             evidence=exchange,
         )
-        data = json_of(exchange)
+        data = exchange.json_or_none()
         expect(
             rule,
             isinstance(data, dict),
@@ -337,9 +292,9 @@ class Zitadel:
         query: dict[str, Any] | None = None,
         sorting: str | None = None,
         rule: str = "ZTD-R52",
-        client: Any = None,
+        client: ConformanceClient | None = None,
         settle: Callable[[list[str], int], bool] | None = None,
-    ) -> tuple[list[str], int, Any]:
+    ) -> tuple[list[str], int, Exchange]:
         """ListSessions: the IDs returned (in order), ``totalResult`` (absent = 0) and the exchange.
 
         ``settle``: List may lag briefly behind writes (ZTD-R63, IT-v4 polls): repeat the search until
@@ -369,7 +324,7 @@ class Zitadel:
             evidence=exchange,
         )
 
-    def expect_terminated(self, session_id: str, token: str | None) -> Any:
+    def expect_terminated(self, session_id: str, token: str | None) -> Exchange:
         """After a DeleteSession that answered 200: the session must have ended (ZTD-R48).
 
         A session that GetSession still reads with its token *and* ListSessions still lists (after
@@ -397,21 +352,16 @@ class Zitadel:
         query: dict[str, Any] | None,
         sorting: str | None,
         rule: str,
-        client: Any,
-    ) -> tuple[list[str], int, Any]:
+        client: ConformanceClient | None,
+    ) -> tuple[list[str], int, Exchange]:
         body: dict[str, Any] = {"queries": queries}
         if query is not None:
             body["query"] = query
         if sorting is not None:
             body["sortingColumn"] = sorting
         exchange = self.search(body, client=client)
-        expect(
-            rule,
-            exchange.status == 200,
-            f"ListSessions with a valid query must answer 200: {shown(exchange)}",
-            evidence=exchange,
-        )
-        data = json_of(exchange)
+        expect_status(rule, exchange, 200, "ListSessions with a valid query")
+        data = exchange.json_or_none()
         expect(
             rule,
             isinstance(data, dict),
@@ -465,9 +415,9 @@ def ids_query(*ids: str) -> dict[str, Any]:
 # --- error answers -------------------------------------------------------------------------------
 
 
-def error_status(exchange: Any) -> tuple[int | None, str, list[Any]]:
+def error_status(exchange: Exchange) -> tuple[int | None, str, list[Any]]:
     """(code, message, details) of an rpcStatus body, with None/""/[] where absent or malformed."""
-    data = json_of(exchange)
+    data = exchange.json_or_none()
     if not isinstance(data, dict):
         return None, "", []
     code = data.get("code")
@@ -480,11 +430,11 @@ def error_status(exchange: Any) -> tuple[int | None, str, list[Any]]:
     )
 
 
-def rpc_status_problems(exchange: Any) -> list[str]:
+def rpc_status_problems(exchange: Exchange) -> list[str]:
     """What is wrong with an error answer's ``rpcStatus`` shape and its code/HTTP pairing (ZTD-R04)."""
-    data = json_of(exchange)
+    data = exchange.json_or_none()
     if not isinstance(data, dict):
-        return [f"the body is not a JSON object: {excerpt(exchange)}"]
+        return ["the body is not a JSON object"]  # callers show the exchange
     problems = []
     code = data.get("code")
     if not isinstance(code, int) or isinstance(code, bool) or code == 0:
@@ -507,7 +457,7 @@ def rpc_status_problems(exchange: Any) -> list[str]:
     return problems
 
 
-def mentions(exchange: Any, error_id: str) -> bool:
+def mentions(exchange: Exchange, error_id: str) -> bool:
     """True when an error answer names ``error_id`` in its message or in a detail."""
     _, message, details = error_status(exchange)
     if error_id in message:
@@ -596,9 +546,9 @@ def _all_nodes(value: Any, path: str) -> Iterator[tuple[str, str | None, Any]]:
             yield from _all_nodes(child, f"{path}/{index}")
 
 
-def expect_protojson(exchange: Any) -> None:
+def expect_protojson(exchange: Exchange) -> None:
     """Fail ZTD-R07 / ZTD-R08 when a successful answer is not canonical protojson output."""
-    body = json_of(exchange)
+    body = exchange.json_or_none()
     formats, zeros = protojson_problems(body)
     expect(
         "ZTD-R08",
@@ -651,7 +601,7 @@ def shape(value: Any) -> Any:
     return type(value).__name__
 
 
-def budget_value(budget: Any, *names: str, default: int) -> int:
+def budget_value(budget: Profile | dict[str, Any], *names: str, default: int) -> int:
     """Read a number from the plugin's ``Profile`` whatever its exact attribute is called."""
     for name in names:
         value = getattr(budget, name, None)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from _zitadel_steps import (
     LIST_SETTLE_SECONDS,
@@ -12,12 +10,10 @@ from _zitadel_steps import (
     decoded_metadata,
     documented_user_agent,
     ids_query,
-    json_of,
     random_id,
-    shown,
 )
 
-from session_conformance.verdict import expect, warn
+from session_conformance.harness import ConformanceClient, expect, expect_status, shown, warn, warn_status
 
 # A syntactically plausible token (URL-safe base64) that no target has issued.
 FOREIGN_TOKEN = "Zm9yZWlnbi1zZXNzaW9uLXRva2VuLWZvci1jb25mb3JtYW5jZQ"
@@ -30,7 +26,7 @@ USER_AGENT = {
 
 
 @pytest.fixture
-def zt(client: Any, zitadel_api: str, zitadel_prefix: str) -> Zitadel:
+def zt(client: ConformanceClient, zitadel_api: str, zitadel_prefix: str) -> Zitadel:
     return Zitadel(client, zitadel_prefix, zitadel_api)
 
 
@@ -93,7 +89,7 @@ def test_user_agent_is_kept_and_cannot_be_set(zt: Zitadel) -> None:
     _, _, exchange = zt.list_ids(
         [ids_query(session.id)], rule="ZTD-R34", settle=lambda got, _total: session.id in got
     )
-    listed = [s for s in (json_of(exchange) or {}).get("sessions") or [] if s.get("id") == session.id]
+    listed = [s for s in (exchange.json_or_none() or {}).get("sessions") or [] if s.get("id") == session.id]
     expect(
         "ZTD-R34",
         len(listed) == 1 and documented_user_agent(listed[0].get("userAgent")) == USER_AGENT,
@@ -108,7 +104,7 @@ def test_user_agent_is_kept_and_cannot_be_set(zt: Zitadel) -> None:
         f"SetSession ignores an unknown `userAgent` key and must succeed: {shown(exchange)}",
         evidence=exchange,
     )
-    session.rotate((json_of(exchange) or {}).get("sessionToken") or "")
+    session.rotate((exchange.json_or_none() or {}).get("sessionToken") or "")
     seen = zt.read(session).get("userAgent")
     expect(
         "ZTD-R34",
@@ -132,7 +128,7 @@ def test_token_rotates_on_change(zt: Zitadel) -> None:
         f"SetSession must succeed: {shown(exchange)}",
         evidence=exchange,
     )
-    new = (json_of(exchange) or {}).get("sessionToken")
+    new = (exchange.json_or_none() or {}).get("sessionToken")
     expect(
         "ZTD-R38",
         isinstance(new, str) and new != "" and new != old,
@@ -141,28 +137,13 @@ def test_token_rotates_on_change(zt: Zitadel) -> None:
     )
     assert isinstance(new, str)
     got = zt.get(session.id, new)
-    expect("ZTD-R38", got.status == 200, f"the new token must read the session: {shown(got)}", evidence=got)
+    expect_status("ZTD-R38", got, 200, "GetSession with the new token")
     got = zt.get(session.id, old)
-    expect(
-        "ZTD-R38",
-        got.status == 403,
-        f"GetSession with the replaced token must answer 403: {shown(got)}",
-        evidence=got,
-    )
+    expect_status("ZTD-R38", got, 403, "GetSession with the replaced token")
     gone = zt.delete(session.id, old)
-    expect(
-        "ZTD-R38",
-        gone.status == 403,
-        f"DeleteSession with the replaced token must answer 403: {shown(gone)}",
-        evidence=gone,
-    )
+    expect_status("ZTD-R38", gone, 403, "DeleteSession with the replaced token")
     got = zt.get(session.id, new)
-    expect(
-        "ZTD-R38",
-        got.status == 200,
-        f"a refused delete must leave the session alive: {shown(got)}",
-        evidence=got,
-    )
+    expect_status("ZTD-R38", got, 200, "GetSession after a refused delete (the session is alive)")
 
 
 @pytest.mark.rules("ZTD-R39")
@@ -170,26 +151,11 @@ def test_token_rotates_on_change(zt: Zitadel) -> None:
 def test_token_is_bound_to_its_session(zt: Zitadel) -> None:
     first, second = zt.new_session(), zt.new_session()
     got = zt.get(second.id, first.token)
-    expect(
-        "ZTD-R39",
-        got.status == 403,
-        f"GetSession of B with A's token must answer 403: {shown(got)}",
-        evidence=got,
-    )
+    expect_status("ZTD-R39", got, 403, "GetSession of B with A's token")
     gone = zt.delete(second.id, first.token)
-    expect(
-        "ZTD-R39",
-        gone.status == 403,
-        f"DeleteSession of B with A's token must answer 403: {shown(gone)}",
-        evidence=gone,
-    )
+    expect_status("ZTD-R39", gone, 403, "DeleteSession of B with A's token")
     got = zt.get(second.id, second.token)
-    expect(
-        "ZTD-R39",
-        got.status == 200,
-        f"session B must survive a delete with A's token: {shown(got)}",
-        evidence=got,
-    )
+    expect_status("ZTD-R39", got, 200, "GetSession of B after a delete with A's token (B survives)")
 
 
 @pytest.mark.rules("ZTD-R40")
@@ -203,7 +169,7 @@ def test_noop_set_keeps_the_token(zt: Zitadel) -> None:
         f"an empty SetSession must succeed: {shown(exchange)}",
         evidence=exchange,
     )
-    token = (json_of(exchange) or {}).get("sessionToken")
+    token = (exchange.json_or_none() or {}).get("sessionToken")
     expect(
         "ZTD-R40",
         token in (None, session.token),
@@ -212,12 +178,7 @@ def test_noop_set_keeps_the_token(zt: Zitadel) -> None:
         evidence=exchange,
     )
     got = zt.get(session.id, session.token)
-    expect(
-        "ZTD-R40",
-        got.status == 200,
-        f"after a no-op SetSession the token must stay valid: {shown(got)}",
-        evidence=got,
-    )
+    expect_status("ZTD-R40", got, 200, "GetSession with the token after a no-op SetSession (still valid)")
 
 
 # --- get -----------------------------------------------------------------------------------------
@@ -228,7 +189,7 @@ def test_noop_set_keeps_the_token(zt: Zitadel) -> None:
 def test_get_with_current_or_wrong_token(zt: Zitadel) -> None:
     session = zt.new_session()
     got = zt.get(session.id, session.token)
-    body = json_of(got) or {}
+    body = got.json_or_none() or {}
     expect(
         "ZTD-R43",
         got.status == 200 and (body.get("session") or {}).get("id") == session.id,
@@ -237,12 +198,7 @@ def test_get_with_current_or_wrong_token(zt: Zitadel) -> None:
     )
     for wrong in (FOREIGN_TOKEN, session.token[:-2] + ("AA" if not session.token.endswith("AA") else "BB")):
         got = zt.get(session.id, wrong)
-        expect(
-            "ZTD-R44",
-            got.status == 403,
-            f"GetSession with a wrong token must answer 403: {shown(got)}",
-            evidence=got,
-        )
+        expect_status("ZTD-R44", got, 403, "GetSession with a wrong token")
 
 
 @pytest.mark.rules("ZTD-R63")
@@ -251,27 +207,13 @@ def test_reads_follow_writes(zt: Zitadel) -> None:
     """ZTD-R63 (inferred, so warnings): Get is read-after-write; List catches up after a brief lag."""
     session = zt.new_session({"metadata": {"step": b64("created")}})
     got = zt.get(session.id, session.token)
-    expect(  # a refused token is not a lagging read
-        "ZTD-R43",
-        got.status in (200, 404),
-        f"GetSession with the current token must return the session: {shown(got)}",
-        evidence=got,
-    )
-    warn(
-        "ZTD-R63",
-        got.status == 200,
-        f"GetSession right after CreateSession must find the session (read-after-write): {shown(got)}",
-        evidence=got,
-    )
+    # a refused token is not a lagging read
+    expect_status("ZTD-R43", got, (200, 404), "GetSession with the current token (404: a lagging read)")
+    warn_status("ZTD-R63", got, 200, "GetSession right after CreateSession (read-after-write)")
     zt.change(session, {"metadata": {"step": b64("changed")}})
     got = zt.get(session.id, session.token)
-    expect(
-        "ZTD-R43",
-        got.status in (200, 404),
-        f"GetSession with the current token must return the session: {shown(got)}",
-        evidence=got,
-    )
-    seen = (json_of(got) or {}).get("session") or {}
+    expect_status("ZTD-R43", got, (200, 404), "GetSession with the current token (404: a lagging read)")
+    seen = (got.json_or_none() or {}).get("session") or {}
     warn(
         "ZTD-R63",
         got.status == 200 and decoded_metadata(seen.get("metadata")) == {"step": b"changed"},
@@ -296,19 +238,9 @@ def test_reads_follow_writes(zt: Zitadel) -> None:
 def test_delete_with_wrong_token_is_refused(zt: Zitadel) -> None:
     session = zt.new_session()
     gone = zt.delete(session.id, FOREIGN_TOKEN)
-    expect(
-        "ZTD-R49",
-        gone.status == 403,
-        f"DeleteSession with a wrong token must answer 403: {shown(gone)}",
-        evidence=gone,
-    )
+    expect_status("ZTD-R49", gone, 403, "DeleteSession with a wrong token")
     got = zt.get(session.id, session.token)
-    expect(
-        "ZTD-R49",
-        got.status == 200,
-        f"a refused delete must leave the session alive: {shown(got)}",
-        evidence=got,
-    )
+    expect_status("ZTD-R49", got, 200, "GetSession after a refused delete (the session is alive)")
 
 
 @pytest.mark.rules("ZTD-R48", "ZTD-R50", "ZTD-R51", "ZTD-R52", "ZTD-R62")
@@ -316,21 +248,15 @@ def test_delete_with_wrong_token_is_refused(zt: Zitadel) -> None:
 def test_delete_terminates_and_is_idempotent(zt: Zitadel) -> None:
     session, survivor = zt.new_session(), zt.new_session()
     gone = zt.delete(session.id, session.token)
-    expect(
-        "ZTD-R48",
-        gone.status == 200,
-        f"DeleteSession with the current token must answer 200: {shown(gone)}",
-        evidence=gone,
-    )
+    expect_status("ZTD-R48", gone, 200, "DeleteSession with the current token")
     zt.expect_terminated(session.id, session.token)
     for token in (session.token, None):
         got = zt.get(session.id, token)
-        expect(
+        expect_status(
             "ZTD-R50",
-            got.status == 404,
-            f"GetSession of a deleted session ({'with' if token else 'without'} its token) must answer 404: "
-            f"{shown(got)}",
-            evidence=got,
+            got,
+            404,
+            f"GetSession of a deleted session ({'with' if token else 'without'} its token)",
         )
     ids, _, exchange = zt.list_ids(
         [ids_query(session.id, survivor.id)],
@@ -350,12 +276,7 @@ def test_delete_terminates_and_is_idempotent(zt: Zitadel) -> None:
         evidence=exchange,
     )
     again = zt.delete(session.id, session.token)
-    expect(
-        "ZTD-R51",
-        again.status == 200,
-        f"deleting an already deleted session must answer 200 (idempotent): {shown(again)}",
-        evidence=again,
-    )
+    expect_status("ZTD-R51", again, 200, "DeleteSession of an already deleted session (idempotent)")
 
 
 @pytest.mark.rules("ZTD-R42")
@@ -363,16 +284,11 @@ def test_delete_terminates_and_is_idempotent(zt: Zitadel) -> None:
 def test_set_on_terminated_session_is_refused(zt: Zitadel) -> None:
     session = zt.new_session()
     gone = zt.delete(session.id, session.token)
-    expect("ZTD-R48", gone.status == 200, f"DeleteSession must answer 200: {shown(gone)}", evidence=gone)
+    expect_status("ZTD-R48", gone, 200, "DeleteSession")
     zt.expect_terminated(session.id, session.token)
     for body in ({"metadata": {"after": b64("delete")}}, {"lifetime": "60s"}):
         exchange = zt.set(session.id, body)
-        expect(
-            "ZTD-R42",
-            exchange.status == 400,
-            f"SetSession on a terminated session must answer 400 (FailedPrecondition): {shown(exchange)}",
-            evidence=exchange,
-        )
+        expect_status("ZTD-R42", exchange, 400, "SetSession on a terminated session (FailedPrecondition)")
 
 
 @pytest.mark.rules("ZTD-R51")
@@ -380,12 +296,7 @@ def test_set_on_terminated_session_is_refused(zt: Zitadel) -> None:
 def test_delete_of_unknown_session(zt: Zitadel) -> None:
     """Z-10: 200, 403 or 404 are all acceptable; never a 5xx."""
     gone = zt.delete(random_id())
-    expect(
-        "ZTD-R51",
-        gone.status in (200, 403, 404),
-        f"DeleteSession of an unknown ID must answer 200, 403 or 404 (Z-10): {shown(gone)}",
-        evidence=gone,
-    )
+    expect_status("ZTD-R51", gone, (200, 403, 404), "DeleteSession of an unknown ID (Z-10)")
 
 
 # --- isolation -----------------------------------------------------------------------------------
@@ -393,32 +304,31 @@ def test_delete_of_unknown_session(zt: Zitadel) -> None:
 
 @pytest.mark.rules("ZTD-R49")
 @pytest.mark.needs("writes", "other_token")
-def test_delete_without_token_needs_permission(zt: Zitadel, other_client: Any) -> None:
+def test_delete_without_token_needs_permission(zt: Zitadel, other_client: ConformanceClient) -> None:
     """Without a token only the checked user or a holder of session.delete may delete: not an unrelated
     account (another instance on a shared host, or a caller without the permission)."""
     session = zt.new_session()
     zt.delete(session.id, client=other_client)  # Z-10: 200, 403 or 404; what matters is what follows
     got = zt.get(session.id, session.token)
-    expect(
+    expect_status(
         "ZTD-R49",
-        got.status == 200,
-        f"a DeleteSession without token by an unrelated account ended the session: {shown(got)}",
-        evidence=got,
+        got,
+        200,
+        "GetSession after a DeleteSession without token by an unrelated account (the session is alive)",
     )
 
 
 @pytest.mark.rules("ZTD-R45")
 @pytest.mark.needs("writes", "other_token")
-def test_other_account_cannot_touch_the_session(zt: Zitadel, other_client: Any) -> None:
+def test_other_account_cannot_touch_the_session(zt: Zitadel, other_client: ConformanceClient) -> None:
     session = zt.new_session({"metadata": {"owner": b64("primary")}})
     before = decoded_metadata(zt.read(session).get("metadata"))
     got = zt.get(session.id, client=other_client)
-    expect(
+    expect_status(
         "ZTD-R45",
-        got.status in (403, 404),
-        f"another account must not read the session without its token (403, or 404 in another instance): "
-        f"{shown(got)}",
-        evidence=got,
+        got,
+        (403, 404),
+        "GetSession without the token by another account (404 when it is another instance)",
     )
     ids, _, exchange = zt.list_ids([ids_query(session.id)], rule="ZTD-R45", client=other_client)
     expect(
@@ -442,9 +352,6 @@ def test_other_account_cannot_touch_the_session(zt: Zitadel, other_client: Any) 
         f"another account's SetSession changed the session: metadata now {seen.get('metadata')!r}",
     )
     got = zt.get(session.id, session.token)
-    expect(
-        "ZTD-R45",
-        got.status == 200,
-        f"another account's DeleteSession ended the session or its token: {shown(got)}",
-        evidence=got,
+    expect_status(
+        "ZTD-R45", got, 200, "GetSession after another account's DeleteSession (the session and token live)"
     )

@@ -17,9 +17,7 @@ from _zitadel_steps import (
     budget_value,
     decoded_metadata,
     ids_query,
-    json_of,
     parse_ts,
-    shown,
 )
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
@@ -33,7 +31,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from session_conformance.verdict import expect
+from session_conformance.harness import ConformanceClient, Profile, expect, expect_status, shown
 
 KEYS = st.sampled_from(["a", "b", "c", "key-d", "\u00fc", "with space"])
 VALUES = st.binary(min_size=1, max_size=12)
@@ -79,7 +77,7 @@ class SessionMachine(RuleBasedStateMachine):
 
     def _create(self, metadata: dict[str, bytes]) -> str:
         session = self.zt.new_session({"metadata": {k: b64(v) for k, v in metadata.items()}})
-        details = (json_of(session.create) or {}).get("details") or {}
+        details = (session.create.json_or_none() or {}).get("details") or {}
         known = Known(
             session.id,
             session.token,
@@ -97,12 +95,7 @@ class SessionMachine(RuleBasedStateMachine):
         exchange = self.zt.set(sid, {"metadata": {k: (b64(v) if v else "") for k, v in changes.items()}})
         known.history.append(f"set {sorted(changes)}")
         if known.deleted:
-            expect(
-                "ZTD-R42",
-                exchange.status == 400,
-                f"SetSession on a deleted session must answer 400: {shown(exchange)}",
-                evidence=exchange,
-            )
+            expect_status("ZTD-R42", exchange, 400, "SetSession on a deleted session")
             return
         expect(
             "ZTD-R33",
@@ -116,7 +109,7 @@ class SessionMachine(RuleBasedStateMachine):
                 merged[key] = value
             else:
                 merged.pop(key, None)
-        data = json_of(exchange) or {}
+        data = exchange.json_or_none() or {}
         token = data.get("sessionToken")
         if merged != known.metadata:
             expect(
@@ -145,7 +138,7 @@ class SessionMachine(RuleBasedStateMachine):
             f"an empty SetSession must succeed: {shown(exchange)}",
             evidence=exchange,
         )
-        token = (json_of(exchange) or {}).get("sessionToken")
+        token = (exchange.json_or_none() or {}).get("sessionToken")
         expect(
             "ZTD-R40",
             token in (None, known.token),
@@ -158,12 +151,11 @@ class SessionMachine(RuleBasedStateMachine):
         known = self.known[sid]
         exchange = self.zt.delete(sid, known.token)
         known.history.append("delete")
-        expect(
+        expect_status(
             "ZTD-R51" if known.deleted else "ZTD-R48",
-            exchange.status == 200,
-            f"DeleteSession with the current token must answer 200"
-            f"{' also when already deleted' if known.deleted else ''}: {shown(exchange)}",
-            evidence=exchange,
+            exchange,
+            200,
+            f"DeleteSession with the current token{' also when already deleted' if known.deleted else ''}",
         )
         known.deleted = True
 
@@ -204,21 +196,15 @@ class SessionMachine(RuleBasedStateMachine):
         for known in self.known.values():
             if known.deleted:
                 exchange = self.zt.expect_terminated(known.id, known.token)
-                expect(
-                    "ZTD-R50",
-                    exchange.status == 404,
-                    f"a deleted session must be 404 on GetSession (after {known.history}): {shown(exchange)}",
-                    evidence=exchange,
+                expect_status(
+                    "ZTD-R50", exchange, 404, f"GetSession of a deleted session (after {known.history})"
                 )
                 continue
             exchange = self.zt.get(known.id, known.token)
-            expect(
-                "ZTD-R43",
-                exchange.status == 200,
-                f"the current token must read the session (after {known.history}): {shown(exchange)}",
-                evidence=exchange,
+            expect_status(
+                "ZTD-R43", exchange, 200, f"GetSession with the current token (after {known.history})"
             )
-            session = (json_of(exchange) or {}).get("session") or {}
+            session = (exchange.json_or_none() or {}).get("session") or {}
             stored = decoded_metadata(session.get("metadata"))
             expect(
                 "ZTD-R33" if len(known.history) > 1 else "ZTD-R32",
@@ -244,12 +230,8 @@ class SessionMachine(RuleBasedStateMachine):
             known.change_date = max(known.change_date, changed)
             if known.old_token:
                 exchange = self.zt.get(known.id, known.old_token)
-                expect(
-                    "ZTD-R38",
-                    exchange.status == 403,
-                    f"a replaced token must answer 403 on GetSession (after {known.history}): "
-                    f"{shown(exchange)}",
-                    evidence=exchange,
+                expect_status(
+                    "ZTD-R38", exchange, 403, f"GetSession with a replaced token (after {known.history})"
                 )
 
     def _note_write(self, known: Known, details: dict[str, Any]) -> None:
@@ -271,7 +253,7 @@ def _int(value: Any) -> int:
 
 
 @pytest.fixture
-def zt(client: Any, zitadel_api: str, zitadel_prefix: str) -> Zitadel:
+def zt(client: ConformanceClient, zitadel_api: str, zitadel_prefix: str) -> Zitadel:
     return Zitadel(client, zitadel_prefix, zitadel_api)
 
 
@@ -291,7 +273,7 @@ def zt(client: Any, zitadel_api: str, zitadel_prefix: str) -> Zitadel:
     "ZTD-R62",
 )
 @pytest.mark.needs("writes")
-def test_sessions_behave_like_the_model(zt: Zitadel, budget: Any) -> None:
+def test_sessions_behave_like_the_model(zt: Zitadel, budget: Profile) -> None:
     machine = type("ZitadelSessionMachine", (SessionMachine,), {"zt": zt})
     run_state_machine_as_test(
         machine,

@@ -14,15 +14,15 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from _zitadel_steps import LIST_SETTLE_SECONDS, Zitadel, b64, ids_query, json_of, normalised, random_id
+from _zitadel_steps import LIST_SETTLE_SECONDS, Zitadel, b64, ids_query, normalised, random_id
 
-from session_conformance.verdict import expect
+from session_conformance.harness import ConformanceClient, Exchange, Target, expect
 
-Step = tuple[str, Callable[[Zitadel, dict[str, str]], Any]]
+Step = tuple[str, Callable[[Zitadel, dict[str, str]], Exchange]]
 
 
-def _remember(state: dict[str, str], exchange: Any) -> Any:
-    data = json_of(exchange) or {}
+def _remember(state: dict[str, str], exchange: Exchange) -> Exchange:
+    data = exchange.json_or_none() or {}
     if data.get("sessionId"):
         state["id"] = data["sessionId"]
     if data.get("sessionToken"):
@@ -30,12 +30,14 @@ def _remember(state: dict[str, str], exchange: Any) -> Any:
     return exchange
 
 
-def _settled_search(zt: Zitadel, body: dict[str, Any], session_id: str, listed: bool) -> Any:
+def _settled_search(zt: Zitadel, body: dict[str, Any], session_id: str, listed: bool) -> Exchange:
     """A search repeated until ``session_id`` is (or is no longer) listed: List may lag (ZTD-R63)."""
     deadline = time.monotonic() + LIST_SETTLE_SECONDS
     while True:
         exchange = zt.search(body)
-        ids = [s.get("id") for s in (json_of(exchange) or {}).get("sessions") or [] if isinstance(s, dict)]
+        ids = [
+            s.get("id") for s in (exchange.json_or_none() or {}).get("sessions") or [] if isinstance(s, dict)
+        ]
         if exchange.status != 200 or (session_id in ids) == listed or time.monotonic() >= deadline:
             return exchange
         time.sleep(0.1)
@@ -102,7 +104,7 @@ STEPS: list[Step] = [
 
 @pytest.mark.rules("ZTD-X01")
 @pytest.mark.needs("writes")
-def test_v2beta_answers_like_v2(client: Any, target: Any) -> None:
+def test_v2beta_answers_like_v2(client: ConformanceClient, target: Target) -> None:
     selected = set(getattr(target, "apis", ()) or ())
     if not {"zitadel-v2", "zitadel-v2beta"} <= selected:
         pytest.skip("ZTD-X01 compares v2 with v2beta: select both APIs (--api all) to run it")
@@ -122,7 +124,7 @@ def test_v2beta_answers_like_v2(client: Any, target: Any) -> None:
             f"step '{step}': v2 answered {v2.status}, v2beta {beta.status}",
             evidence=[v2, beta],
         )
-        left, right = normalised(json_of(v2)), normalised(json_of(beta))
+        left, right = normalised(v2.json_or_none()), normalised(beta.json_or_none())
         expect(
             "ZTD-X01",
             left == right,
