@@ -11,7 +11,8 @@ import secrets
 
 import pytest
 
-from session_conformance.contracts import API_FAMILY, APIS, WRITE_OPERATIONS, Operation, load_contracts
+from session_conformance.apis import API_FAMILY, APIS
+from session_conformance.contracts import WRITE_OPERATIONS, Operation, load_contracts
 from session_conformance.harness import ConformanceClient, Exchange, expect, expect_status, warn_status
 
 # A syntactically plausible ID per API: the auth check must come before any lookup.

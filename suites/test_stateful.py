@@ -15,8 +15,9 @@ import hypothesis
 import pytest
 import schemathesis
 
+from session_conformance.apis import APIS
 from session_conformance.config import Target
-from session_conformance.contracts import APIS, load_contracts
+from session_conformance.contracts import load_contracts
 from session_conformance.evidence import Exchange
 from session_conformance.generic import (
     ALL_GENERIC_RULES,

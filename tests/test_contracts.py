@@ -29,9 +29,8 @@ import pytest
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate as validate_openapi
 
+from session_conformance.apis import API_FAMILY, APIS
 from session_conformance.contracts import (
-    API_FAMILY,
-    APIS,
     FORMATS,
     MODELS_DIR,
     RULES_FILE,

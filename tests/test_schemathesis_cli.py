@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from session_conformance.contracts import APIS
+from session_conformance.apis import APIS
 from session_conformance.served import ServedServer
 
 ST = Path(sys.executable).with_name("st")

@@ -26,9 +26,7 @@ from jsonschema import Draft202012Validator, FormatChecker
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from session_conformance.apis import API_FAMILY as API_FAMILY  # re-exported: suites import it here
-from session_conformance.apis import APIS as APIS
-from session_conformance.apis import FAMILIES, family
+from session_conformance.apis import APIS, FAMILIES, family
 
 MODELS_DIR = "models"
 RULES_FILE = "rules.json"
