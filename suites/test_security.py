@@ -13,7 +13,14 @@ import pytest
 
 from session_conformance.apis import API_FAMILY, APIS
 from session_conformance.contracts import WRITE_OPERATIONS, Operation, load_contracts
-from session_conformance.harness import ConformanceClient, Exchange, expect, expect_status, warn_status
+from session_conformance.harness import (
+    ConformanceClient,
+    Exchange,
+    expect,
+    expect_contract,
+    expect_status,
+    warn_status,
+)
 
 # A syntactically plausible ID per API: the auth check must come before any lookup.
 PLACEHOLDER_IDS = {"trinsic": "00000000-0000-4000-8000-000000000000", "zitadel": "300000000000000000"}
@@ -72,7 +79,7 @@ def _check(client: ConformanceClient, op: Operation, exchange: Exchange, what: s
             f"{op.operation_id}: the 401 {what} is not an rpcStatus with code 16",
             evidence=exchange,
         )
-        client.check_contract(exchange, op.api, op.operation_id)
+        expect_contract(client, exchange, op.api, op.operation_id)
 
 
 @pytest.mark.parametrize(("api", "op"), _operations())

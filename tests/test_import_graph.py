@@ -186,3 +186,16 @@ def test_a_package_with_modules_importing_each_other_is_reported(tmp_path: Path)
         "2 modules import each other: pkg.api, pkg.registry; "
         "e.g. pkg.api -> pkg.registry (pkg/api.py:2) -> pkg.api (pkg/registry.py:4)"
     ]
+
+
+def test_every_module_says_its_one_job_in_its_first_docstring_line() -> None:
+    """A newcomer reads the tree from the docstrings: each module has one, its first line a sentence."""
+    missing = []
+    root = SRC / PACKAGE
+    for path in sorted(root.rglob("*.py")):
+        if "__pycache__" in path.parts or "_suites" in path.parts:
+            continue
+        doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8")))
+        if not doc or not doc.split("\n", 1)[0].strip():
+            missing.append(str(path.relative_to(root)))
+    assert not missing, f"modules without a first docstring line: {missing}"

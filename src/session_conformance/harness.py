@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, TypeAlias
 from urllib.parse import urlsplit, urlunsplit
 
+from session_conformance.checks import check_contract
 from session_conformance.config import Profile, Target
 from session_conformance.evidence import Exchange
 from session_conformance.http import ConformanceClient
@@ -38,6 +39,7 @@ __all__ = [
     "Statuses",
     "Target",
     "expect",
+    "expect_contract",
     "expect_status",
     "expected_statuses",
     "json_of",
@@ -185,3 +187,10 @@ def json_of(exchange: Exchange, rule: str) -> Any:
         return exchange.json()
     except (ValueError, RecursionError):
         raise RuleViolation(rule, f"the answer is not JSON: {shown(exchange)}", evidence=exchange) from None
+
+
+def expect_contract(
+    client: ConformanceClient, exchange: Exchange, api: str | None = None, operation_id: str | None = None
+) -> None:
+    """Fail the operation's response rule unless the answer conforms to its contract (all differences)."""
+    check_contract(client.contracts, exchange, api, operation_id, strict=client.strict)

@@ -1,8 +1,7 @@
 """The suite's HTTP client: base URL, bearer auth, timeouts, 429 retries, recording, read-only guard.
 
 Every answer is recorded (``evidence.EXCHANGES``), its secrets registered for masking, and every
-session it creates handed to the cleanup. Judging answers is not its job (``checks``), except for the
-``check_contract`` shortcut suites call.
+session it creates handed to the cleanup. Judging answers is not its job (``checks``, ``harness``).
 """
 
 from __future__ import annotations
@@ -19,7 +18,6 @@ from urllib.parse import urlsplit
 import httpx
 
 from session_conformance.apis import family_of_api
-from session_conformance.checks import check_contract
 from session_conformance.cleanup import CLEANUP, Cleanup
 from session_conformance.contracts import (
     WRITE_OPERATIONS,
@@ -259,11 +257,3 @@ class ConformanceClient:
             headers=headers,
             token=token,
         )
-
-    # --- checking ---
-
-    def check_contract(
-        self, exchange: Exchange, api: str | None = None, operation_id: str | None = None
-    ) -> None:
-        """Raise ``RuleViolation`` (first rule, every difference listed) unless the response conforms."""
-        check_contract(self.contracts, exchange, api, operation_id, strict=self.strict)
