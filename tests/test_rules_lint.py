@@ -1,9 +1,12 @@
-"""The rules lint passes on the project, and fails on a planted unknown rule ID."""
+"""The rules lint passes on the project, and fails on a planted unknown rule ID, level or missing field."""
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
+from session_conformance.contracts import contracts_dir, load_rules
 from session_conformance.rules_lint import lint, suite_files
 from session_conformance.runner import suites_dir
 
@@ -22,3 +25,27 @@ def test_a_planted_unknown_rule_id_fails_the_lint(tmp_path: Path) -> None:
     problems = lint(suites_dir(), [*suite_files(suites_dir()), planted])
     assert any("unknown rule ID TRN-R99" in p and "test_planted.py:4" in p for p in problems), problems
     assert any("unknown rule ID ZTD-R77" in p for p in problems), problems
+
+
+def test_failing_a_rule_that_rules_json_says_only_warns_fails_the_lint(tmp_path: Path) -> None:
+    """TRN-R19 fails at `warning` (the suite's own reading): an `expect` on it would fail a vendor."""
+    planted = tmp_path / "test_planted.py"
+    planted.write_text(
+        "from session_conformance.harness import expect_status\n\n"
+        "def test_x(client):\n    expect_status('TRN-R19', client.get('/'), 200, 'x')\n",
+        encoding="utf-8",
+    )
+    problems = lint(suites_dir(), [*suite_files(suites_dir()), planted])
+    assert any("test_planted.py:4: fails TRN-R19" in p and "warning" in p for p in problems), problems
+
+
+def test_a_rule_without_its_metadata_fails_the_lint(tmp_path: Path) -> None:
+    rules = json.loads((contracts_dir() / "rules.json").read_text(encoding="utf-8"))
+    del rules["rules"][0]["severity"]
+    rules["rules"][1]["fails_at"] = "maybe"
+    root = tmp_path / "contracts"
+    shutil.copytree(contracts_dir(), root)
+    (root / "rules.json").write_text(json.dumps(rules), encoding="utf-8")
+    problems = lint(suites_dir(), rules=load_rules(root))
+    assert any("`severity` missing" in p for p in problems), problems
+    assert any("needs fails_at" in p for p in problems), problems

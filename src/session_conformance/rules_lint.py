@@ -7,17 +7,21 @@ As test262's frontmatter linter does for its tests, it fails when
   with its reason in ``rules.json``, or is both;
 - a checked rule has no fault switch that breaks it (so nothing proves its check can fail);
 - a fault or a variant names an unknown rule;
-- a rule lacks a field (statement, source, inferred, severity) or its ID's prefix is not its API's.
+- a rule lacks a field (statement, source, inferred, severity) or its ID's prefix is not its API's;
+- a checked rule has no ``fails_at`` (``failed`` or ``warning``: the verdict level it fails at), or a
+  rule that fails at ``warning`` (the suite's own reading) is failed by an ``expect`` of a suite.
 
 ``python -m session_conformance.rules_lint`` prints the problems (exit 1 when there are any).
 """
 
 from __future__ import annotations
 
+import ast
 import re
 import sys
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from session_conformance.apis import FAMILIES, family
 from session_conformance.contracts import load_rules
@@ -25,6 +29,8 @@ from session_conformance.contracts import load_rules
 _PREFIXES = "|".join(re.escape(fam.rule_prefix) for fam in FAMILIES)
 RULE_LITERAL = re.compile(rf"""["']((?:{_PREFIXES})[A-Z]\d+)["']""")
 SEVERITIES = ("blocker", "critical", "normal", "minor", "trivial")  # Allure's
+LEVELS = ("failed", "warning")  # `fails_at`: the verdict a broken checked rule gets
+FAILING_CALLS = frozenset({"expect", "expect_status", "RuleViolation", "json_of"})
 FIELDS = {"id": str, "api": str, "statement": str, "source": str, "inferred": bool, "severity": str}
 MARKER = re.compile(r"mark\.rules\(([^)]*)\)", re.S)
 
@@ -33,13 +39,30 @@ def suite_files(root: Path) -> list[Path]:
     return sorted(path for path in root.rglob("*.py") if "__pycache__" not in path.parts)
 
 
-def lint(suites: Path, files: Iterable[Path] | None = None) -> list[str]:
+def failing_calls(source: str) -> list[tuple[str, int]]:
+    """``(rule, line)`` of each call that fails a literal rule ID (``expect("TRN-R04", ...)``, ...)."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.Call) or not node.args:
+            continue
+        func = node.func
+        name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
+        first = node.args[0]
+        if name in FAILING_CALLS and isinstance(first, ast.Constant) and isinstance(first.value, str):
+            found.append((first.value, node.lineno))
+    return found
+
+
+def lint(
+    suites: Path, files: Iterable[Path] | None = None, rules: dict[str, dict[str, Any]] | None = None
+) -> list[str]:
     from session_conformance.generic import ALL_GENERIC_RULES
     from session_conformance.server.catalogue import all_faults, all_variants
 
-    rules = load_rules()
+    rules = load_rules() if rules is None else rules
     problems: list[str] = []
     checked = set(ALL_GENERIC_RULES)
+    failing: dict[str, list[str]] = {}  # rule -> where a suite fails it with a literal rule ID
     for path in files if files is not None else suite_files(suites):
         source = path.read_text(encoding="utf-8")
         for match in RULE_LITERAL.finditer(source):
@@ -48,6 +71,8 @@ def lint(suites: Path, files: Iterable[Path] | None = None) -> list[str]:
                 problems.append(f"{path}:{line}: unknown rule ID {match.group(1)}")
         for marker in MARKER.finditer(source):
             checked |= set(RULE_LITERAL.findall(marker.group(1)))
+        for rule_id, line in failing_calls(source):
+            failing.setdefault(rule_id, []).append(f"{path}:{line}")
     faulted = {fault.rule for fault in all_faults().values()}
     for rule_id, rule in rules.items():
         problems += [
@@ -63,6 +88,18 @@ def lint(suites: Path, files: Iterable[Path] | None = None) -> list[str]:
         if fam is None or family(str(rule.get("api"))).name != fam.name:
             problems.append(f"rules.json: {rule_id}: its prefix and its api {rule.get('api')!r} disagree")
         unchecked = rule.get("unchecked")
+        level = rule.get("fails_at")
+        if not unchecked and level not in LEVELS:
+            problems.append(f"rules.json: {rule_id}: a checked rule needs fails_at, one of {LEVELS}")
+        if unchecked and level is not None:
+            problems.append(f"rules.json: {rule_id}: an unchecked rule fails at nothing (drop fails_at)")
+        if level == "warning":
+            problems += [
+                f"{where}: fails {rule_id}, which rules.json says fails at warning (use warn)"
+                for where in failing.get(rule_id, [])
+            ]
+            if rule_id in ALL_GENERIC_RULES:
+                problems.append(f"{rule_id}: fails at warning, but a generic check fails it")
         if rule_id in checked and unchecked:
             problems.append(f"rules.json: {rule_id} is checked but marked unchecked ({unchecked})")
         if rule_id not in checked and not unchecked:
