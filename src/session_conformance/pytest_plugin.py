@@ -55,6 +55,7 @@ ITEM_RECORD: pytest.StashKey[ItemRecord] = pytest.StashKey()
 OPTIONS_KEY: pytest.StashKey[Options] = pytest.StashKey()
 SEED_KEY = "conformance_seed"  # xdist workerinput key
 FAMILY_NAMES = frozenset(fam.name for fam in FAMILIES)  # also the suites' folder names
+API_PARAMETERS = ("api", *(f"{fam.name}_api" for fam in FAMILIES))  # parameters that name the API
 NEEDS = ("writes", "other_token", "provider_state", "trinsic_provider", "zitadel_user")
 CONFORMANCE_FIXTURES = frozenset(
     {
@@ -500,8 +501,11 @@ def zitadel_user(target: Target) -> dict[str, str]:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if "zitadel_api" in metafunc.fixturenames:
-        metafunc.parametrize("zitadel_api", ["zitadel-v2", "zitadel-v2beta"], ids=["v2", "v2beta"])
+    """``<family>_api``: one run per API of a family with several (Zitadel: ``[v2]``, ``[v2beta]``)."""
+    for fam in FAMILIES:
+        if len(fam.apis) > 1 and f"{fam.name}_api" in metafunc.fixturenames:
+            ids = [api.path_prefix.strip("/").replace("/", "-") for api in fam.apis]
+            metafunc.parametrize(f"{fam.name}_api", [api.name for api in fam.apis], ids=ids)
 
 
 # --- collection: API selection, rule filter, skips -----------------------------------------------
@@ -542,7 +546,7 @@ def item_api(item: pytest.Item) -> str | None:
     """The API a test item checks: its ``api``/``zitadel_api`` parameter, its ``[api]`` id, or its folder."""
     callspec = getattr(item, "callspec", None)
     if callspec is not None:
-        for key in ("api", "zitadel_api"):
+        for key in API_PARAMETERS:
             if key in callspec.params and callspec.params[key] in APIS:
                 return str(callspec.params[key])
     for api in sorted(APIS, key=len, reverse=True):

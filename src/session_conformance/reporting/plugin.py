@@ -50,6 +50,7 @@ from session_conformance.reporting.summary import (
 REPORTS_ENV = "CONFORMANCE_REPORTS_DIR"
 RUN_DIR_KEY = "conformance_run_dir"  # xdist workerinput key
 FAMILY_NAMES = frozenset(fam.name for fam in FAMILIES)
+API_PARAMETERS = frozenset({"api", *(f"{fam.name}_api" for fam in FAMILIES)})  # parameters naming the API
 EMBEDDED_TARGET = "embedded reference server"
 REPORTER_NAME = "session-conformance-reporter"
 
@@ -257,7 +258,7 @@ def pytest_runtest_teardown(item: pytest.Item) -> None:
             masked = mask_data(value) if isinstance(value, (str, bytes, dict, list)) else value
             if masked != value:
                 allure.dynamic.parameter(name, masked)
-    if len(apis) == 1 and not (callspec and ({"api", "zitadel_api"} & set(callspec.params))):
+    if len(apis) == 1 and not (callspec and (API_PARAMETERS & set(callspec.params))):
         allure.dynamic.parameter("api", apis[0], excluded=True)
 
 
