@@ -19,27 +19,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from session_conformance.apis.zitadel import HTTP_OF_GRPC
 from session_conformance.harness import ConformanceClient, Exchange, Profile, expect, expect_status, shown
 
-# gRPC status code -> HTTP status (grpc-gateway HTTPStatusFromCode; fact sheet §1.3)
-HTTP_OF_GRPC: dict[int, int] = {
-    1: 499,
-    2: 500,
-    3: 400,
-    4: 504,
-    5: 404,
-    6: 409,
-    7: 403,
-    8: 429,
-    9: 400,
-    10: 409,
-    11: 400,
-    12: 501,
-    13: 500,
-    14: 503,
-    15: 500,
-    16: 401,
-}
 INVALID_ARGUMENT, NOT_FOUND, PERMISSION_DENIED, FAILED_PRECONDITION, UNIMPLEMENTED = 3, 5, 7, 9, 12
 
 INT64_KEYS = frozenset({"sequence", "totalResult", "processedSequence"})

@@ -12,6 +12,25 @@ if TYPE_CHECKING:
 
 _CREATE = re.compile(r"^/(v2|v2beta)/sessions/?$")
 _SET = re.compile(r"^/(v2|v2beta)/sessions/([^/?]+)$")
+# gRPC status code -> HTTP status (grpc-gateway HTTPStatusFromCode; fact sheet §1.3)
+HTTP_OF_GRPC: dict[int, int] = {
+    1: 499,
+    2: 500,
+    3: 400,
+    4: 504,
+    5: 404,
+    6: 409,
+    7: 403,
+    8: 429,
+    9: 400,
+    10: 409,
+    11: 400,
+    12: 501,
+    13: 500,
+    14: 503,
+    15: 500,
+    16: 401,
+}
 # the error code of the gateway's own answers (fact sheet §1.3: 404 -> 5 NOT_FOUND, 405 -> 12 UNIMPLEMENTED)
 _TRANSPORT_CODES = {404: 5, 405: 12}
 
