@@ -21,7 +21,7 @@ import functools
 import json
 import re
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -313,22 +313,25 @@ def _mask_scalar(value: Any) -> Any:
     return MASK
 
 
+def _masker(key: str, item: Any) -> Callable[[Any], Any] | None:
+    """How the value under ``key`` is masked (registering its secrets), or None: not a secret's key."""
+    norm = _norm(key)
+    if norm in SECRET_KEYS:
+        return _mask_scalar
+    if norm in IDENTITY_KEYS:
+        return _mask_leaves
+    if isinstance(item, str) and (norm in CODE_KEYS or (norm == "content" and _URLISH.match(item))):
+        return _mask_scalar
+    return None
+
+
 def redact_json(value: Any, *, _key: str | None = None) -> Any:
     """A copy of a JSON value with secrets and identity data masked (structure, nulls and booleans kept)."""
     if isinstance(value, Mapping):
         out: dict[str, Any] = {}
         for key, item in value.items():
-            norm = _norm(str(key))
-            if norm in SECRET_KEYS:
-                out[key] = _mask_scalar(item)
-            elif norm in IDENTITY_KEYS:
-                out[key] = _mask_leaves(item)
-            elif (norm in CODE_KEYS and isinstance(item, str)) or (
-                norm == "content" and isinstance(item, str) and _URLISH.match(item)
-            ):
-                out[key] = _mask_scalar(item)
-            else:
-                out[key] = redact_json(item, _key=str(key))
+            masker = _masker(str(key), item)
+            out[key] = masker(item) if masker else redact_json(item, _key=str(key))
         return out
     if isinstance(value, list):
         return [redact_json(item, _key=_key) for item in value]
@@ -345,13 +348,9 @@ def remember_secrets(value: Any) -> None:
     """
     if isinstance(value, Mapping):
         for key, item in value.items():
-            norm = _norm(str(key))
-            if norm in SECRET_KEYS or (norm in CODE_KEYS and isinstance(item, str)):
-                _mask_scalar(item)
-            elif norm in IDENTITY_KEYS:
-                _mask_leaves(item)
-            elif norm == "content" and isinstance(item, str) and _URLISH.match(item):
-                _mask_scalar(item)
+            masker = _masker(str(key), item)
+            if masker:
+                masker(item)  # registers what it masks; the masked value itself is not needed
             else:
                 remember_secrets(item)
     elif isinstance(value, list):
