@@ -44,11 +44,7 @@ class Exchange:
         return self.header("content-type") or ""
 
     def header(self, name: str) -> str | None:
-        lowered = name.lower()
-        for key, value in self.headers.items():
-            if key.lower() == lowered:
-                return value
-        return None
+        return _header(self.headers, name)
 
     @property
     def text(self) -> str:
@@ -72,13 +68,13 @@ class Exchange:
 
     def curl(self) -> str:
         """A runnable cURL command line for the request, secrets masked."""
-        return self._curl(
-            redact_url(self.url), redact_headers(self.request_headers), self._masked_request_body()
-        )
+        return self._curl(*self._masked_request())
 
-    def _masked_request_body(self) -> str:
-        content_type = next((v for k, v in self.request_headers.items() if k.lower() == "content-type"), None)
-        return redact_body(self.request_body, content_type) if self.request_body else ""
+    def _masked_request(self) -> tuple[str, dict[str, str], str]:
+        """URL, headers and body of the request, each masked once (a record and its cURL line share them)."""
+        content_type = _header(self.request_headers, "content-type")
+        body = redact_body(self.request_body, content_type) if self.request_body else ""
+        return redact_url(self.url), redact_headers(self.request_headers), body
 
     def _curl(self, url: str, headers: dict[str, str], body: str) -> str:
         # Built from parts that are masked already (URL, headers, body): masking the whole line again
@@ -113,11 +109,7 @@ class Exchange:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable, masked record (for Allure attachments and the summary)."""
-        url, headers, body = (
-            redact_url(self.url),
-            redact_headers(self.request_headers),
-            self._masked_request_body(),
-        )
+        url, headers, body = self._masked_request()
         return {
             "operation": self.operation,
             "method": self.method,
@@ -132,6 +124,12 @@ class Exchange:
             "error": redact_text(self.error) if self.error else None,
             "curl": self._curl(url, headers, body),
         }
+
+
+def _header(headers: dict[str, str], name: str) -> str | None:
+    """A header's value, whatever the case of its name."""
+    lowered = name.lower()
+    return next((value for key, value in headers.items() if key.lower() == lowered), None)
 
 
 def _indent(text: str, prefix: str = "  ") -> str:
