@@ -28,7 +28,15 @@ import httpx
 import hypothesis
 import pytest
 
-from session_conformance.apis import API_FAMILY, APIS, FAMILIES, family, family_of_api
+from session_conformance.apis import (
+    API_FAMILY,
+    API_PARAMETERS,
+    APIS,
+    FAMILIES,
+    FAMILY_NAMES,
+    family,
+    family_of_api,
+)
 from session_conformance.cleanup import CLEANUP
 from session_conformance.config import (
     OPTIONS,
@@ -54,8 +62,6 @@ __all__ = ["ITEM_RECORD", "ProviderStateError", "current_options", "run_seed"]
 ITEM_RECORD: pytest.StashKey[ItemRecord] = pytest.StashKey()
 OPTIONS_KEY: pytest.StashKey[Options] = pytest.StashKey()
 SEED_KEY = "conformance_seed"  # xdist workerinput key
-FAMILY_NAMES = frozenset(fam.name for fam in FAMILIES)  # also the suites' folder names
-API_PARAMETERS = ("api", *(f"{fam.name}_api" for fam in FAMILIES))  # parameters that name the API
 NEEDS = ("writes", "other_token", "provider_state", "trinsic_provider", "zitadel_user")
 CONFORMANCE_FIXTURES = frozenset(
     {

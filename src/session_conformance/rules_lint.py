@@ -23,11 +23,10 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from session_conformance.apis import FAMILIES, family
+from session_conformance.apis import RULE_PREFIXES, family, family_of_rule
 from session_conformance.contracts import load_rules
 
-_PREFIXES = "|".join(re.escape(fam.rule_prefix) for fam in FAMILIES)
-RULE_LITERAL = re.compile(rf"""["']((?:{_PREFIXES})[A-Z]\d+)["']""")
+RULE_LITERAL = re.compile(rf"""["']((?:{RULE_PREFIXES})[A-Z]\d+)["']""")
 SEVERITIES = ("blocker", "critical", "normal", "minor", "trivial")  # Allure's
 LEVELS = ("failed", "warning")  # `fails_at`: the verdict a broken checked rule gets
 FAILING_CALLS = frozenset({"expect", "expect_status", "RuleViolation", "json_of"})
@@ -84,7 +83,7 @@ def lint(
             problems.append(
                 f"rules.json: {rule_id}: severity {rule.get('severity')!r} not one of {SEVERITIES}"
             )
-        fam = next((f for f in FAMILIES if f.owns_rule(rule_id)), None)
+        fam = family_of_rule(rule_id)
         if fam is None or family(str(rule.get("api"))).name != fam.name:
             problems.append(f"rules.json: {rule_id}: its prefix and its api {rule.get('api')!r} disagree")
         unchecked = rule.get("unchecked")

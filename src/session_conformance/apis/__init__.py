@@ -13,7 +13,10 @@ from session_conformance.apis.zitadel import ZITADEL
 __all__ = [
     "APIS",
     "API_FAMILY",
+    "API_PARAMETERS",
     "FAMILIES",
+    "FAMILY_NAMES",
+    "RULE_PREFIXES",
     "Api",
     "ApiFamily",
     "CreatedSession",
@@ -27,6 +30,11 @@ __all__ = [
 FAMILIES: tuple[ApiFamily, ...] = (TRINSIC, ZITADEL)
 APIS: tuple[str, ...] = tuple(api.name for fam in FAMILIES for api in fam.apis)
 API_FAMILY: dict[str, str] = {api.name: fam.name for fam in FAMILIES for api in fam.apis}
+FAMILY_NAMES: frozenset[str] = frozenset(fam.name for fam in FAMILIES)  # also the suites' folder names
+# test parameters that name the API a check runs against: `api`, and `<family>_api` per family
+API_PARAMETERS: tuple[str, ...] = ("api", *(f"{fam.name}_api" for fam in FAMILIES))
+# the rule-ID prefixes as a regular-expression alternation ("TRN-|ZTD-"; plain letters and hyphens)
+RULE_PREFIXES: str = "|".join(fam.rule_prefix for fam in FAMILIES)
 _BY_NAME = {fam.name: fam for fam in FAMILIES}
 
 

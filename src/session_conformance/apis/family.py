@@ -87,11 +87,18 @@ class ApiFamily(ABC):
     def create_path(self, api: str) -> str:
         """Where ``POST {}`` creates a session with every default."""
 
-    @abstractmethod
     def created_session(
         self, api: str, method: str, rel_path: str, body: Any, *, base_url: str, token: str | None
     ) -> CreatedSession | None:
-        """The session a successful answer created, if the request was a create."""
+        """The session a successful answer created (its ``sessionId``), if the request was a create."""
+        session_id = body.get("sessionId") if isinstance(body, dict) else None
+        if not self.is_create(method, rel_path) or not isinstance(session_id, str) or not session_id:
+            return None
+        return CreatedSession(api, session_id, base_url, token, self.session_token(body))
+
+    def session_token(self, created: dict[str, Any]) -> str | None:
+        """The per-session secret a create answered that ending the session needs (none by default)."""
+        return None
 
     def rotated_token(self, method: str, rel_path: str, body: Any) -> tuple[str, str, str] | None:
         """``(api, session_id, new_token)`` when a successful change issued a new session token."""
@@ -100,6 +107,11 @@ class ApiFamily(ABC):
     @abstractmethod
     def end_session(self, client: httpx.Client, session: CreatedSession) -> int:
         """End a session the run created; the answer's status (a 4xx other than auth: already gone)."""
+
+    @staticmethod
+    def auth(session: CreatedSession) -> dict[str, str]:
+        """The headers that end a session as the account that created it."""
+        return {"Authorization": f"Bearer {session.token}"} if session.token else {}
 
     @abstractmethod
     def probe(self, api: str) -> Probe:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from session_conformance.apis.family import Api, ApiFamily, CreatedSession, Probe
 
@@ -44,17 +44,9 @@ class Trinsic(ApiFamily):
     def create_path(self, api: str) -> str:
         return "/api/v1/sessions/widget"
 
-    def created_session(
-        self, api: str, method: str, rel_path: str, body: Any, *, base_url: str, token: str | None
-    ) -> CreatedSession | None:
-        session_id = body.get("sessionId") if isinstance(body, dict) else None
-        if not self.is_create(method, rel_path) or not isinstance(session_id, str) or not session_id:
-            return None
-        return CreatedSession(api, session_id, base_url, token)
-
     def end_session(self, client: httpx.Client, session: CreatedSession) -> int:
-        headers = {"Authorization": f"Bearer {session.token}"} if session.token else {}
-        return client.post(f"/api/v1/sessions/{session.session_id}/cancel", headers=headers).status_code
+        path = f"/api/v1/sessions/{session.session_id}/cancel"
+        return client.post(path, headers=self.auth(session)).status_code
 
     def probe(self, api: str) -> Probe:
         return Probe("GET", "/api/v1/sessions/list", params={"PageSize": 1})

@@ -86,16 +86,9 @@ class Zitadel(ApiFamily):
     def create_path(self, api: str) -> str:
         return f"{self.api(api).path_prefix}/sessions"
 
-    def created_session(
-        self, api: str, method: str, rel_path: str, body: Any, *, base_url: str, token: str | None
-    ) -> CreatedSession | None:
-        session_id = body.get("sessionId") if isinstance(body, dict) else None
-        if not self.is_create(method, rel_path) or not isinstance(session_id, str) or not session_id:
-            return None
-        session_token = body.get("sessionToken")
-        return CreatedSession(
-            api, session_id, base_url, token, session_token if isinstance(session_token, str) else None
-        )
+    def session_token(self, created: dict[str, Any]) -> str | None:
+        token = created.get("sessionToken")
+        return token if isinstance(token, str) else None
 
     def rotated_token(self, method: str, rel_path: str, body: Any) -> tuple[str, str, str] | None:
         match = _SET.match(rel_path)
@@ -106,7 +99,7 @@ class Zitadel(ApiFamily):
         return (api, match.group(2), token) if api else None
 
     def end_session(self, client: httpx.Client, session: CreatedSession) -> int:
-        headers = {"Authorization": f"Bearer {session.token}"} if session.token else {}
+        headers = self.auth(session)
         path = f"{self.api(session.api).path_prefix}/sessions/{session.session_id}"
         body = {"sessionToken": session.session_token} if session.session_token else {}
         response = client.request("DELETE", path, headers=headers, json=body)

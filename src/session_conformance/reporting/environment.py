@@ -8,15 +8,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from session_conformance.apis import FAMILIES
+from session_conformance.apis import RULE_PREFIXES
 
 # --- categories ----------------------------------------------------------------------------------
 # Allure 2 category format; Allure 3 reads the same entries from the results folder and from the
 # report configuration written by ``reporting.html``. A test goes to the first category that matches.
 # Regexes are written to work both as Java "whole message" matches and as JavaScript searches.
 
-_PREFIXES = "|".join(fam.rule_prefix.rstrip("-") for fam in FAMILIES)
-_RULE_MESSAGE = rf"^([\w.]+: )?\[({_PREFIXES})-[RX]\d+\][\s\S]*"  # "RuleViolation: [TRN-R07] ..."
+_RULE_MESSAGE = rf"^([\w.]+: )?\[({RULE_PREFIXES})[RX]\d+\][\s\S]*"  # "RuleViolation: [TRN-R07] ..."
 _ANY = r"[\s\S]*"
 
 CATEGORIES: list[dict[str, Any]] = [

@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from session_conformance import __version__
-from session_conformance.apis import API_FAMILY, APIS, FAMILIES, family_of_rule
+from session_conformance.apis import API_FAMILY, API_PARAMETERS, APIS, FAMILY_NAMES, family_of_rule
 from session_conformance.contracts import load_contracts, load_rules
 from session_conformance.evidence import MAX_RECORD_EXCHANGES
 from session_conformance.reporting.allure_labels import plan_labels
@@ -49,8 +49,6 @@ from session_conformance.reporting.summary import (
 
 REPORTS_ENV = "CONFORMANCE_REPORTS_DIR"
 RUN_DIR_KEY = "conformance_run_dir"  # xdist workerinput key
-FAMILY_NAMES = frozenset(fam.name for fam in FAMILIES)
-API_PARAMETERS = frozenset({"api", *(f"{fam.name}_api" for fam in FAMILIES)})  # parameters naming the API
 EMBEDDED_TARGET = "embedded reference server"
 REPORTER_NAME = "session-conformance-reporter"
 
@@ -258,7 +256,7 @@ def pytest_runtest_teardown(item: pytest.Item) -> None:
             masked = mask_data(value) if isinstance(value, (str, bytes, dict, list)) else value
             if masked != value:
                 allure.dynamic.parameter(name, masked)
-    if len(apis) == 1 and not (callspec and (API_PARAMETERS & set(callspec.params))):
+    if len(apis) == 1 and not (callspec and (set(API_PARAMETERS) & set(callspec.params))):
         allure.dynamic.parameter("api", apis[0], excluded=True)
 
 

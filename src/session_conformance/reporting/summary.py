@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from session_conformance.apis import API_FAMILY, APIS, FAMILIES
+from session_conformance.apis import API_FAMILY, APIS, RULE_PREFIXES
 from session_conformance.contracts import Contracts, load_contracts
 from session_conformance.reporting.coverage import coverage
 from session_conformance.reporting.coverage import markdown as coverage_markdown
@@ -36,9 +36,8 @@ Outcome = Literal["passed", "warning", "failed", "blocked", "skipped", "error"]
 Verdict = Literal["conformant", "non-conformant", "incomplete"]
 
 SUMMARY_FORMAT = "session-conformance-summary/1"
-_PREFIXES = "|".join(re.escape(fam.rule_prefix) for fam in FAMILIES)
-RULE_ID = re.compile(rf"\b((?:{_PREFIXES})[RX]\d+)\b")
-RULE_PREFIX = re.compile(rf"^\[((?:{_PREFIXES})[RX]\d+)\]")
+RULE_ID = re.compile(rf"\b((?:{RULE_PREFIXES})[RX]\d+)\b")
+RULE_PREFIX = re.compile(rf"^\[((?:{RULE_PREFIXES})[RX]\d+)\]")
 NOT_CHECKED = "no check in this run covers it (not selected or not collected)"
 NOT_SELECTED = "not selected in this run (--rules)"
 _OUTCOME_RANK: dict[str, int] = {
