@@ -65,7 +65,7 @@ SESSION_POOL: dict[str, list[str]] = {}
 
 
 def schemathesis_config(
-    profile: Profile, seed: int, *, mode: str, stateful: bool = False, api: str = "trinsic"
+    profile: Profile, seed: int, *, mode: str, api: str, stateful: bool = False
 ) -> schemathesis.Config:
     """The Schemathesis configuration of one generic test: budget, mode, phases, checks."""
     expected_5xx = ["2xx", "3xx", "4xx", *family(api).documented_5xx]
