@@ -53,7 +53,7 @@ from session_conformance.evidence import EXCHANGES, Exchange, ItemRecord, render
 from session_conformance.http import ConformanceClient
 from session_conformance.provider_state import ProviderState, ProviderStateError, ProviderStateUnknown
 from session_conformance.redaction import redact_text, register_secret
-from session_conformance.sharding import dearest_first, split
+from session_conformance.sharding import cost_of, split
 from session_conformance.transport import make_httpx_client
 from session_conformance.verdict import WARNINGS, RuleViolation
 
@@ -654,9 +654,11 @@ def pytest_collection_modifyitems(
         keep = [item for item in keep if item.nodeid in mine]
     if deselected:
         config.hook.pytest_deselected(items=deselected)
-    if hasattr(config, "workerinput"):  # an xdist worker: every worker computes the same order
-        position = {nodeid: i for i, nodeid in enumerate(dearest_first([item.nodeid for item in keep]))}
-        keep.sort(key=lambda item: position[item.nodeid])
+    if hasattr(config, "workerinput"):
+        # an xdist worker: dearest checks first (stable, the same order on every worker), so that no
+        # long check starts last and runs on alone
+        cost = cost_of()
+        keep.sort(key=lambda item: -cost(item.nodeid))
     items[:] = keep
 
 

@@ -12,7 +12,7 @@ import re
 import statistics
 import sys
 import xml.etree.ElementTree as ET
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 COSTS_FILE = Path(__file__).resolve().parent / "costs.json"
@@ -32,18 +32,17 @@ def load_costs() -> dict[str, float]:
     return {str(k): float(v) for k, v in data.items()}
 
 
-def dearest_first(nodeids: Sequence[str], costs: dict[str, float] | None = None) -> list[str]:
-    """The node IDs by measured cost, dearest first (stable): xdist then never starts a long check last."""
+def cost_of(costs: dict[str, float] | None = None) -> Callable[[str], float]:
+    """Seconds a check costs, by node ID (measured; an unknown check counts as the median)."""
     costs = load_costs() if costs is None else costs
     default = statistics.median(costs.values()) if costs else 1.0
-    return sorted(nodeids, key=lambda n: -costs.get(cost_key(n), default))
+    return lambda nodeid: costs.get(cost_key(nodeid), default)
 
 
 def split(nodeids: Sequence[str], count: int, costs: dict[str, float] | None = None) -> list[list[str]]:
     """Longest-processing-time-first: the dearest check goes to the cheapest part; ties by node ID."""
-    costs = load_costs() if costs is None else costs
-    default = statistics.median(costs.values()) if costs else 1.0
-    weighted = sorted(((costs.get(cost_key(n), default), n) for n in nodeids), key=lambda c: (-c[0], c[1]))
+    cost_of_check = cost_of(costs)
+    weighted = sorted(((cost_of_check(n), n) for n in nodeids), key=lambda c: (-c[0], c[1]))
     parts: list[list[str]] = [[] for _ in range(count)]
     loads = [0.0] * count
     for cost, nodeid in weighted:
