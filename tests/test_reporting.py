@@ -71,6 +71,7 @@ def test_all_checked_rules_passed_is_conformant_and_unchecked_rules_are_skipped(
         "passed": 2,
         "warning": 0,
         "failed": 0,
+        "waived": 0,
         "blocked": 0,
         "error": 0,
         "skipped": 1,

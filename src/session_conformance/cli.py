@@ -1,4 +1,5 @@
-"""The ``session-conformance`` command line: openapi, serve, fault-matrix."""
+"""The ``session-conformance`` command line: openapi, run, serve, diff, matrix, merge, the matrices,
+waivers, package and verify."""
 
 from __future__ import annotations
 
@@ -119,6 +120,24 @@ def _cmd_merge(args: argparse.Namespace) -> int:
     return merge_main(args.folders, args.output)
 
 
+def _cmd_waivers(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from session_conformance.reporting.compare import load
+    from session_conformance.waivers import starting_file
+
+    text = starting_file(load(Path(args.source)))
+    if args.output == "-":
+        sys.stdout.write(text)
+        return 0
+    output = Path(args.output)
+    if output.exists() and not args.force:
+        raise UsageError(f"{output} exists: give --force to replace it, or another --output")
+    output.write_text(text, encoding="utf-8")
+    print(f"written: {output} ({text.count('[[waiver]]')} waiver(s) to fill in: reason, link, expires)")
+    return 0
+
+
 def _cmd_fault_matrix(args: argparse.Namespace) -> int:
     from session_conformance.faultmatrix import main as fault_matrix_main
 
@@ -201,6 +220,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--output", default="reports/merged", help="where the joined reports go (default: %(default)s)"
     )
     p.set_defaults(func=_cmd_merge)
+
+    p = sub.add_parser(
+        "waivers", help="write the waiver file a team starts from: every failed rule of a run, expiry empty"
+    )
+    p.add_argument("--from", dest="source", required=True, metavar="SUMMARY", help="conformance-summary.json")
+    p.add_argument(
+        "--output", default="waivers.toml", help="where it goes; - for stdout (default: %(default)s)"
+    )
+    p.add_argument("--force", action="store_true", help="replace an existing file (default: refuse)")
+    p.set_defaults(func=_cmd_waivers)
 
     p = sub.add_parser("serve", help="run the embedded reference server")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")

@@ -131,7 +131,8 @@ OPTIONS: tuple[OptionSpec, ...] = (
     OptionSpec(
         "--fail-on",
         "CONFORMANCE_FAIL_ON",
-        "lowest verdict that makes the exit status non-zero: failed (default) or warning",
+        "lowest verdict that makes the exit status non-zero: failed (default) or warning; add stale "
+        "(comma list) to fail on waivers whose rule passed",
         metavar="LEVEL",
     ),
     OptionSpec(
@@ -148,8 +149,15 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "(default: no minimum)",
         metavar="PERCENT",
     ),
+    OptionSpec(
+        "--waivers",
+        "CONFORMANCE_WAIVERS",
+        "TOML file of known defects (rule, reason, link, expiry): their failures are waived, not failed",
+        metavar="FILE",
+    ),
 )
 FAIL_ON_LEVELS = ("failed", "warning")
+FAIL_ON_EXTRA = ("stale",)  # not a verdict level: a waiver whose rule passed
 OPTION_BY_KEY = {spec.key: spec for spec in OPTIONS}
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"", "0", "false", "no", "off"}
@@ -177,6 +185,8 @@ class Options:
     fail_on: str = "failed"
     min_coverage: float | None = None
     shard: tuple[int, int] | None = None  # (index from 1, count)
+    waivers: str | None = None  # path of the waiver file (loaded by the pytest plugin)
+    fail_on_stale: bool = False
 
     @property
     def trinsic_provider(self) -> str | None:
@@ -378,12 +388,14 @@ def resolve_options(
                 f"unknown variant(s) {', '.join(unknown)} (see `session-conformance serve --list-variants`)"
             )
 
-    fail_on = text("fail_on") or "failed"
-    if fail_on not in FAIL_ON_LEVELS:
-        raise UsageError(
-            f"{_origin_label(OPTION_BY_KEY['fail_on'], origins['fail_on'])}: unknown level {fail_on!r} "
-            f"(choose {', '.join(FAIL_ON_LEVELS)})"
-        )
+    fail_on_given = _split(text("fail_on")) or ["failed"]
+    for level in fail_on_given:
+        if level not in FAIL_ON_LEVELS + FAIL_ON_EXTRA:
+            raise UsageError(
+                f"{_origin_label(OPTION_BY_KEY['fail_on'], origins['fail_on'])}: unknown level {level!r} "
+                f"(choose {', '.join(FAIL_ON_LEVELS + FAIL_ON_EXTRA)}; comma list allowed)"
+            )
+    fail_on = "warning" if "warning" in fail_on_given else "failed"
 
     min_coverage: float | None = None
     if text("min_coverage") is not None:
@@ -435,6 +447,8 @@ def resolve_options(
         fail_on=fail_on,
         min_coverage=min_coverage,
         shard=shard,
+        waivers=text("waivers"),
+        fail_on_stale="stale" in fail_on_given,
     )
 
 

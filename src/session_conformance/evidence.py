@@ -176,13 +176,14 @@ class ItemRecord:
     api: str | None = None
     operations: list[str] = field(default_factory=list)  # "api:operationId", declared or seen
     rules: list[str] = field(default_factory=list)  # from @pytest.mark.rules
-    outcome: str | None = None  # passed, warning, failed, blocked, error, skipped (verdict.VERDICTS)
+    outcome: str | None = None  # passed, warning, failed, waived, blocked, error, skipped (verdict.VERDICTS)
     failure_rule: str | None = None  # the rule ID a failure (or a blocking precondition) names
     warnings: list[str] = field(default_factory=list)  # masked "[RULE] ..." messages of warn()
     seen: list[str] = field(default_factory=list)  # "api:operationId status" answered during the test
     message: str | None = None  # masked failure / skip message
     replay: str | None = None  # how to re-run this test with the same inputs
     exchanges: list[Exchange] = field(default_factory=list, repr=False)
+    waiver: dict[str, Any] | None = None  # the waiver (waivers.Waiver.to_dict()) that covered the failure
 
     def to_dict(self, max_exchanges: int = MAX_RECORD_EXCHANGES) -> dict[str, Any]:
         return _utf8_safe(
@@ -198,6 +199,7 @@ class ItemRecord:
                 "message": self.message,
                 "replay": self.replay,
                 "exchanges": [exchange.to_dict() for exchange in self.exchanges[-max_exchanges:]],
+                "waiver": self.waiver,
             }
         )
 

@@ -56,8 +56,11 @@ from session_conformance.redaction import redact_text, register_secret
 from session_conformance.sharding import cost_of, split
 from session_conformance.transport import make_httpx_client
 from session_conformance.verdict import WARNINGS, RuleViolation
+from session_conformance.waivers import Waiver
+from session_conformance.waivers import find as find_waiver
+from session_conformance.waivers import load as load_waivers
 
-__all__ = ["ITEM_RECORD", "ProviderStateError", "current_options", "run_seed"]
+__all__ = ["ITEM_RECORD", "ProviderStateError", "current_options", "current_waivers", "run_seed"]
 
 ITEM_RECORD: pytest.StashKey[ItemRecord] = pytest.StashKey()
 OPTIONS_KEY: pytest.StashKey[Options] = pytest.StashKey()
@@ -94,6 +97,7 @@ class _Run:
     warnings: list[str] = field(default_factory=list)  # "nodeid  [RULE] message" (controller)
     blocked: list[str] = field(default_factory=list)
     failures: list[tuple[str, str, str, str]] = field(default_factory=list)  # rule, nodeid, reason, replay
+    waivers: list[Waiver] = field(default_factory=list)  # --waivers, checked at configure
 
 
 RUN = _Run()
@@ -102,6 +106,11 @@ RUN = _Run()
 def current_options() -> Options:
     """The resolved options of this run (defaults when the plugin was not configured, e.g. in a REPL)."""
     return RUN.options or Options()
+
+
+def current_waivers() -> list[Waiver]:
+    """The waivers of this run (``--waivers``; empty without)."""
+    return list(RUN.waivers)
 
 
 def run_seed() -> int:
@@ -168,6 +177,10 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"conformance: {exc}") from None
     RUN.options = options
     config.stash[OPTIONS_KEY] = options
+    try:
+        RUN.waivers = load_waivers(options.waivers, frozenset(load_rules())) if options.waivers else []
+    except UsageError as exc:
+        raise pytest.UsageError(f"conformance: {exc}") from None
     register_secret(options.token, options.other_token, options.zitadel_password)
 
     # One seed per run, shared with xdist workers; --hypothesis-seed replays it.
@@ -310,6 +323,12 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         lines.append(f"conformance: only rules {', '.join(sorted(options.rules))}")
     if options.server_faults:
         lines.append(f"conformance: embedded server faults {', '.join(options.server_faults)}")
+    if options.waivers:
+        expired = [f"{w.rule} (expired {w.expires})" for w in RUN.waivers if w.expired()]
+        lines.append(
+            f"conformance: waivers {options.waivers}: {len(RUN.waivers)} entries"
+            + (f"; expired, covering nothing: {', '.join(expired)}" if expired else "")
+        )
     return lines
 
 
@@ -760,6 +779,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         record.failure_rule = failure.rule if isinstance(failure, RuleViolation) else None
         record.message = redact_text(str(failure) if failure is not None else str(report.longrepr))[:4000]
         record.replay = replay_command(item)
+        waiver = _waiver_of(record, failure, report.when)
+        if waiver is not None:  # a known defect, accepted until it expires: not failed, not passed
+            record.outcome, record.waiver = "waived", waiver.to_dict()
+            report.outcome = "skipped"
+            report.wasxfail = f"waived {waiver.rule} {waiver.label()}"
         if isinstance(failure, RuleViolation) and not _wants_tracebacks(item.config):
             # the rule's message, its evidence and the replay line: what a person needs, first
             outer = excinfo.value if excinfo is not None else failure  # Hypothesis' group carries our note
@@ -784,6 +808,12 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         setattr(report, "conformance", record.to_dict())  # noqa: B010
     if report.when == "teardown":
         record.exchanges = []  # rendered above; kept, they would hold every response of the run
+
+
+def _waiver_of(record: ItemRecord, failure: BaseException | None, when: str) -> Waiver | None:
+    if when != "call" or not isinstance(failure, RuleViolation) or not RUN.waivers:
+        return None
+    return find_waiver(RUN.waivers, failure.rule, record.api, record.nodeid)
 
 
 def _violation_in(exc: BaseException) -> BaseException:

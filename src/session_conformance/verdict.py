@@ -7,6 +7,8 @@ Verdict levels, as the OpenID conformance suite has them:
              sheets leave open: ``warn(rule, condition, message)`` records it and the check goes on;
 ``blocked``  the check could not reach its own rules because another rule's precondition failed (the
              plugin decides this: a ``RuleViolation`` of a rule the test does not declare);
+``waived``   a failure that an unexpired waiver (``--waivers``, ``waivers.py``) covers: a known defect,
+             not counted as failed, never shown as passed;
 ``skipped``, ``error`` and ``passed`` as pytest has them.
 """
 
@@ -16,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 Level = Literal["failed", "warning"]
-VERDICTS = ("passed", "warning", "skipped", "blocked", "error", "failed")
+VERDICTS = ("passed", "warning", "skipped", "blocked", "waived", "error", "failed")
 
 
 class RuleViolation(AssertionError):

@@ -14,6 +14,7 @@ from typing import Any
 from session_conformance.errors import UsageError
 
 GOOD = ("passed", "warning")
+BROKEN = ("failed", "error", "waived")  # a waived rule is still broken: accepted, not fixed
 
 
 def load(path: Path) -> dict[str, Any]:
@@ -32,7 +33,8 @@ def _verdicts(summary: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
 
 
 def diff(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
-    """Regressions (was good, now failed/error), fixes (the reverse), other changes, new and removed rules."""
+    """Regressions (was good, now failed/error/waived), fixes (the reverse), other changes, new and removed
+    rules."""
     before, after = _verdicts(old), _verdicts(new)
     out: dict[str, list[dict[str, Any]]] = {
         k: [] for k in ("regressions", "fixes", "changed", "new", "removed")
@@ -50,9 +52,9 @@ def diff(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
             continue
         row = {"api": api, "rule": rule, "was": was, "now": now, "reason": after[key].get("reason", "")}
         row["statement"] = after[key].get("statement", "")
-        if was in GOOD and now in ("failed", "error"):
+        if was in GOOD and now in BROKEN:
             out["regressions"].append(row)
-        elif was in ("failed", "error") and now in GOOD:
+        elif was in BROKEN and now in GOOD:
             out["fixes"].append(row)
         else:
             out["changed"].append(row)
@@ -104,7 +106,15 @@ def matrix(summaries: Sequence[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
     }
 
 
-ICON = {"passed": "✅", "warning": "🟡", "failed": "❌", "blocked": "⛔", "error": "⚠️", "skipped": "·"}
+ICON = {
+    "passed": "✅",
+    "warning": "🟡",
+    "failed": "❌",
+    "waived": "🏷️",
+    "blocked": "⛔",
+    "error": "⚠️",
+    "skipped": "·",
+}
 
 
 def matrix_markdown(table: dict[str, Any]) -> str:
@@ -135,7 +145,7 @@ def matrix_html(table: dict[str, Any]) -> str:
         "body{font-family:sans-serif}table{border-collapse:collapse}"
         "td,th{border:1px solid #ccc;padding:2px 6px}"
         ".passed{background:#cfc}.warning{background:#ffc}.failed{background:#fcc}.error{background:#fdb}"
-        ".blocked{background:#ddd}.skipped,.none{color:#888}"
+        ".waived{background:#e8d8ff}.blocked{background:#ddd}.skipped,.none{color:#888}"
     )
     return (
         f"<!doctype html><meta charset=utf-8><title>Conformance matrix</title><style>{style}</style>"

@@ -27,6 +27,13 @@ CATEGORIES: list[dict[str, Any]] = [
         "messageRegex": _RULE_MESSAGE,
     },
     {
+        "name": "Known defects: waived",
+        "description": "A rule violation that an unexpired waiver (--waivers) covers: not failed for the "
+        "gate, not passed either. The message names the waiver's expiry, reason and ticket.",
+        "matchedStatuses": ["skipped"],
+        "messageRegex": r"^WAIVED [\s\S]*",
+    },
+    {
         "name": "Environment: target unreachable",
         "description": "The suite could not reach the target (connection refused, DNS, TLS).",
         "matchedStatuses": ["broken", "failed"],

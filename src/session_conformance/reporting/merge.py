@@ -39,7 +39,19 @@ def merge_summaries(summaries: Sequence[dict[str, Any]]) -> dict[str, Any]:
         contracts_digest=str(summaries[0].get("contracts_digest", load_contracts().digest())),
         profile=str(summaries[0].get("profile", "")),
         session_errors=[e for s in summaries for e in s.get("session_errors", [])],
+        waivers=_waivers_of(summaries),
+        run=summaries[0].get("run"),
     )
+
+
+def _waivers_of(summaries: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The parts' waivers (one file, so the same entries), without their per-part status."""
+    found: dict[int, dict[str, Any]] = {}
+    for summary in summaries:
+        for waiver in summary.get("waivers", []):
+            entry = {k: v for k, v in waiver.items() if k not in ("status", "why", "checks")}
+            found.setdefault(int(entry.get("entry", len(found) + 1)), entry)
+    return [found[key] for key in sorted(found)]
 
 
 def merge_junit(files: Sequence[Path], output: Path) -> None:

@@ -66,6 +66,8 @@ class _State:
     summary_lines: list[str] = field(default_factory=list)
     warnings: dict[str, list[str]] = field(default_factory=dict)  # nodeid -> warnings of its call phase
     blocked: dict[str, str] = field(default_factory=dict)  # nodeid -> "blocked by RULE: ..."
+    waived: dict[str, str] = field(default_factory=dict)  # nodeid -> "WAIVED [RULE] ... — until ...: reason"
+    stale: bool = False  # a waiver's rule passed (``--fail-on stale`` fails the run)
     run_dir: Path | None = None  # this run's own folder (reports/runs/...) when no folder was named
     published: Path | None = None  # where the newest run is published (reports/)
 
@@ -223,6 +225,16 @@ def pytest_runtest_teardown(item: pytest.Item) -> None:
     apis = apis_of(record.api, selected) or _apis_for_rules(list(record.rules), selected)
     item.user_properties.append(("conformance.api", " ".join(apis)))
     item.user_properties.append(("conformance.rules", " ".join(record.rules)))
+    if record.outcome:
+        item.user_properties.append(("conformance.verdict", record.outcome))
+    if record.outcome == "waived" and record.waiver:
+        waiver = record.waiver
+        item.user_properties.append(
+            (
+                "conformance.waiver",
+                f"{waiver['rule']} until {waiver['expires']}: {waiver['reason']} ({waiver['link']})",
+            )
+        )
     if not _allure_on(item.config):
         return
     import allure
@@ -311,6 +323,8 @@ def _outcome(report: pytest.TestReport, data: dict[str, Any]) -> tuple[Outcome, 
     line = mask_text(message.strip().split("\n", 1)[0])[:500]
     if report.skipped and data.get("outcome") == "blocked":
         return "blocked", line, str(data.get("failure_rule") or "") or None
+    if report.skipped and data.get("outcome") == "waived":
+        return "waived", line, str(data.get("failure_rule") or "") or None
     if report.skipped:
         return "skipped", line.removeprefix("Skipped: ") or "skipped", None
     rule = data.get("failure_rule") or failure_rule_of(message)
@@ -333,18 +347,21 @@ class Reporter:
             state.warnings[report.nodeid] = list(data["warnings"])
         if report.when == "call" and isinstance(data, dict) and data.get("outcome") == "blocked":
             state.blocked[report.nodeid] = str(data.get("message") or "blocked")
+        if report.when == "call" and isinstance(data, dict) and data.get("outcome") == "waived":
+            state.waived[report.nodeid] = waived_message(data)
         if not state.distributed and report.when == "teardown" and _allure_on(self.config):
             _finish_allure_result(
                 self.config,
                 report,
                 state.warnings.pop(report.nodeid, []),
                 state.blocked.pop(report.nodeid, None),
+                state.waived.pop(report.nodeid, None),
             )
         if not isinstance(data, dict):
             return
         if (
             not state.distributed
-            and report.failed
+            and (report.failed or (report.when == "call" and data.get("outcome") == "waived"))
             and report.nodeid not in state.attached
             and _allure_on(self.config)
         ):
@@ -365,6 +382,8 @@ class Reporter:
         record.seen = tuple(sorted({*record.seen, *(data.get("seen") or ())}))
         if data.get("replay") and record.replay is None:
             record.replay = mask_text(str(data["replay"]))
+        if data.get("waiver") and outcome == "waived":
+            record.waiver = dict(data["waiver"])
         record.merge(outcome, reason, rule)
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
@@ -374,7 +393,8 @@ class Reporter:
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         short = not self.state.worker and write_reports(self.config, self.state, exitstatus)
-        if short and session.exitstatus == 0:
+        fail_stale = self.state.stale and getattr(_options(), "fail_on_stale", False)
+        if (short or fail_stale) and session.exitstatus == 0:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     @pytest.hookimpl(trylast=True)
@@ -397,8 +417,20 @@ def _safe(text: str) -> str:
     return mask_text(text).encode("utf-8", "backslashreplace").decode("utf-8")
 
 
+def waived_message(data: dict[str, Any]) -> str:
+    """``WAIVED [RULE] failure — until DATE: reason (link)``: what Allure and its category show."""
+    waiver = data.get("waiver") or {}
+    first = str(data.get("message") or "").strip().split("\n", 1)[0][:500]
+    until = f"waiver until {waiver.get('expires')}: {waiver.get('reason')} ({waiver.get('link')})"
+    return f"WAIVED {first} — {until}"
+
+
 def _finish_allure_result(
-    config: pytest.Config, report: pytest.TestReport, warnings: list[str], blocked: str | None
+    config: pytest.Config,
+    report: pytest.TestReport,
+    warnings: list[str],
+    blocked: str | None,
+    waived: str | None = None,
 ) -> None:
     """Last pass over the test's Allure result before allure-pytest writes it: every text that came
     from the test (message, trace, parameters) goes through the redaction module once more.
@@ -430,6 +462,14 @@ def _finish_allure_result(
         result.status = "skipped"
         result.statusDetails = StatusDetails(message=_safe(blocked))
         result.labels.append(Label(name="tag", value="verdict:blocked"))
+    if waived is not None:  # a known defect: skipped for the gate, its own label and category
+        from allure_commons.model2 import Label, StatusDetails
+
+        trace = result.statusDetails.trace if result.statusDetails is not None else None
+        result.status = "skipped"
+        result.statusDetails = StatusDetails(message=_safe(waived), trace=trace)
+        result.labels.append(Label(name="tag", value="verdict:waived"))
+        result.labels.append(Label(name="verdict", value="waived"))
     if warnings and result.status == "passed":  # a warning: passed for pytest, named as such in Allure
         from allure_commons.model2 import Label, StatusDetails
 
@@ -447,6 +487,33 @@ def _base_url() -> str | None:
 
 
 # --- session end, in the controller --------------------------------------------------------------
+
+
+def _options() -> Any:
+    try:
+        from session_conformance.pytest_plugin import current_options
+    except ImportError:
+        return None
+    return current_options()
+
+
+def _waivers() -> list[dict[str, Any]]:
+    try:
+        from session_conformance.pytest_plugin import current_waivers
+    except ImportError:
+        return []
+    return [w.to_dict() for w in current_waivers()]
+
+
+def run_info() -> dict[str, Any]:
+    """What the summary records about the run beyond its verdicts (for ``package``'s manifest)."""
+    from session_conformance.reporting.runinfo import describe_run
+
+    try:
+        from session_conformance.pytest_plugin import run_seed
+    except ImportError:
+        return {}
+    return describe_run(_options(), run_seed())
 
 
 def environment_values(target: str) -> dict[str, object]:
@@ -506,7 +573,10 @@ def write_reports(config: pytest.Config, state: _State, exitstatus: int) -> bool
         profile=options.profile.name if options is not None else "",
         session_errors=state.session_errors,
         selected_rules=getattr(options, "rules", None),
+        waivers=_waivers(),
+        run=run_info(),
     )
+    state.stale = any(w["status"] == "stale" for w in summary["waivers"])
     _json_path, md_path = write_summary(summary, state.reports_dir)
     if _allure_on(config):  # the report's Environment panel also shows what the run covered
         base = config.invocation_params.dir
@@ -527,6 +597,10 @@ def write_reports(config: pytest.Config, state: _State, exitstatus: int) -> bool
     minimum = getattr(options, "min_coverage", None)
     short = below(summary["coverage"], minimum) if minimum is not None else []
     state.summary_lines.extend(f"coverage below --min-coverage: {line}" for line in short)
+    if state.stale and getattr(options, "fail_on_stale", False):
+        state.summary_lines.append(
+            "--fail-on stale: the run fails, a waiver's rule passed (remove the waiver)"
+        )
     state.summary_lines.append(f"summary: {md_path}")
     return bool(short)
 
@@ -539,9 +613,28 @@ def verdict_lines(summary: dict[str, Any]) -> list[str]:
         lines.append(
             f"{api}: {details['verdict']} — {details['reason']} "
             f"[rules: {counts['passed']} passed, {counts['warning']} warning, {counts['failed']} failed, "
-            f"{counts['blocked']} blocked, {counts['error']} error, {counts['skipped']} not checked]"
+            f"{counts.get('waived', 0)} waived, {counts['blocked']} blocked, {counts['error']} error, "
+            f"{counts['skipped']} not checked]"
         )
         for rule in summary["rules"]:
-            if rule["api"] == api and rule["verdict"] in ("failed", "error", "warning"):
+            if rule["api"] == api and rule["verdict"] in ("failed", "error", "waived", "warning"):
                 lines.append(f"  {rule['verdict'].upper():8} {rule['id']:8} {rule['statement'][:110]}")
+                waiver = rule.get("waiver")
+                if waiver:
+                    until = f"waived until {waiver['expires']}: {waiver['reason']} ({waiver['link']})"
+                    lines.append(f"  {'':8} {'':8} {until}")
+    for waiver in summary.get("waivers", ()):
+        if waiver["status"] != "applied":
+            scope = f" {waiver['api']}" if waiver.get("api") else ""
+            status = waiver["status"].upper()
+            lines.append(f"waiver {waiver['entry']} ({waiver['rule']}{scope}) {status}: {waiver['why']}")
     return lines
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> Any:
+    """A waived failure is its own category in pytest's tally ("1 waived"), neither failed nor passed."""
+    data = getattr(report, "conformance", None)
+    if report.when == "call" and isinstance(data, dict) and data.get("outcome") == "waived":
+        return "waived", "w", ("WAIVED", {"yellow": True})
+    return None

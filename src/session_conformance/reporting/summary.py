@@ -6,6 +6,7 @@ never in a worker); :func:`build_summary` then judges every rule of the selected
 rule verdict (per API; Zitadel rules are judged for ``zitadel-v2`` and ``zitadel-v2beta`` apart)
     ``failed``  a check failed on this rule (its message starts with ``[RULE-ID]``);
     ``error``   otherwise, a check of this rule could not finish (suite or environment problem);
+    ``waived``  otherwise, its failures are all covered by unexpired waivers (``--waivers``);
     ``warning`` otherwise, a check warned on this rule (the suite's own reading of an inferred fact or
                 an ambiguity differs from the target's);
     ``passed``  otherwise, at least one check of this rule passed;
@@ -14,8 +15,14 @@ rule verdict (per API; Zitadel rules are judged for ``zitadel-v2`` and ``zitadel
 
 API verdict
     ``non-conformant`` any rule failed;
-    ``incomplete``     otherwise, any rule or check of the API errored, or no rule passed;
+    ``incomplete``     otherwise, any rule or check of the API errored;
+    ``waived``         otherwise, a rule failed but every failure is covered by an unexpired waiver;
+    ``incomplete``     otherwise, when no rule passed;
     ``conformant``     otherwise (every rule that was checked passed or warned, at least one ran).
+
+Each waiver of the run gets a status: ``applied`` (it covered a failure), ``stale`` (its rule passed:
+the defect is gone, remove it), ``expired`` (it covers nothing any more) or ``unused`` (its rule was not
+checked in this run).
 """
 
 from __future__ import annotations
@@ -32,8 +39,8 @@ from session_conformance.contracts import Contracts, load_contracts
 from session_conformance.reporting.coverage import coverage
 from session_conformance.reporting.coverage import markdown as coverage_markdown
 
-Outcome = Literal["passed", "warning", "failed", "blocked", "skipped", "error"]
-Verdict = Literal["conformant", "non-conformant", "incomplete"]
+Outcome = Literal["passed", "warning", "failed", "waived", "blocked", "skipped", "error"]
+Verdict = Literal["conformant", "non-conformant", "waived", "incomplete"]
 
 SUMMARY_FORMAT = "session-conformance-summary/1"
 RULE_ID = re.compile(rf"\b((?:{RULE_PREFIXES})[RX]\d+)\b")
@@ -45,8 +52,9 @@ _OUTCOME_RANK: dict[str, int] = {
     "warning": 1,
     "skipped": 2,
     "blocked": 3,
-    "error": 4,
-    "failed": 5,
+    "waived": 4,
+    "error": 5,
+    "failed": 6,
 }
 
 
@@ -64,13 +72,14 @@ class CheckRecord:
     warnings: tuple[str, ...] = ()  # "[RULE] message" of each warning (the check went on)
     seen: tuple[str, ...] = ()  # "api:operationId status" of every answer the check got
     replay: str | None = None  # the command that re-runs a failed, errored or warned check
+    waiver: dict[str, Any] | None = None  # the waiver that covered a waived failure (Waiver.to_dict())
 
     def merge(self, outcome: Outcome, reason: str | None, failure_rule: str | None) -> None:
-        """Fold one phase's outcome in (failed > error > blocked > skipped > warning > passed)."""
+        """Fold one phase's outcome in (failed > error > waived > blocked > skipped > warning > passed)."""
         if _OUTCOME_RANK[outcome] > _OUTCOME_RANK[self.outcome]:
             self.outcome = outcome
             self.reason = reason
-            self.failure_rule = failure_rule if outcome in ("failed", "blocked") else None
+            self.failure_rule = failure_rule if outcome in ("failed", "blocked", "waived") else None
 
     @property
     def warning_rules(self) -> list[str]:
@@ -87,14 +96,17 @@ class RuleResult:
     reason: str | None = None
     checks: list[str] = field(default_factory=list)
     replay: str | None = None  # how to re-run the check the reason comes from (failed, error, warning)
+    waiver: dict[str, Any] | None = None  # the waiver of a waived rule
 
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"id": self.id, "api": self.api, "verdict": self.verdict}
         if self.verdict != "passed":
             out["reason"] = self.reason or NOT_CHECKED
         out["checks"] = list(self.checks)
-        if self.replay and self.verdict in ("failed", "error", "warning"):
+        if self.replay and self.verdict in ("failed", "error", "warning", "waived"):
             out["replay"] = self.replay
+        if self.waiver is not None and self.verdict == "waived":
+            out["waiver"] = dict(self.waiver)
         out["inferred"] = self.inferred
         out["statement"] = self.statement
         return out
@@ -131,9 +143,11 @@ def _judge_rule(result: RuleResult, records: Sequence[CheckRecord]) -> None:
     for record in records:
         declared = result.id in record.rules
         warned = [w for w in record.warnings if failure_rule_of(w) == result.id]
-        if record.outcome == "failed":
+        if record.outcome in ("failed", "waived"):
             if record.failure_rule == result.id:
-                outcomes["failed"].append((record.nodeid, record.reason))
+                outcomes[record.outcome].append((record.nodeid, record.reason))
+                if record.outcome == "waived" and result.waiver is None:
+                    result.waiver = record.waiver
             elif record.failure_rule is None and declared:
                 outcomes["error"].append((record.nodeid, f"failed without naming a rule: {record.reason}"))
             elif declared:
@@ -151,7 +165,7 @@ def _judge_rule(result: RuleResult, records: Sequence[CheckRecord]) -> None:
         else:
             outcomes[record.outcome].append((record.nodeid, record.reason))
         result.checks.append(record.nodeid)
-    for verdict in ("failed", "error", "warning", "passed", "blocked", "skipped"):
+    for verdict in ("failed", "error", "waived", "warning", "passed", "blocked", "skipped"):
         found = outcomes[verdict]
         if not found:
             continue
@@ -210,7 +224,7 @@ def judge(
 
 
 def _count(values: Iterable[str]) -> dict[str, int]:
-    counts = {"passed": 0, "warning": 0, "failed": 0, "blocked": 0, "error": 0, "skipped": 0}
+    counts = {"passed": 0, "warning": 0, "failed": 0, "waived": 0, "blocked": 0, "error": 0, "skipped": 0}
     for value in values:
         counts[value] = counts.get(value, 0) + 1
     return counts
@@ -236,6 +250,17 @@ def _judge_api(
             parts.append(f"check(s) errored: {', '.join(loose_errors)}")
         parts.extend(session_errors)
         return ApiResult(api, "incomplete", "; ".join(parts), rule_counts, check_counts)
+    waived = [r for r in results if r.verdict == "waived"]
+    if waived:
+        named = ", ".join(f"{r.id} (until {(r.waiver or {}).get('expires', '?')})" for r in waived)
+        return ApiResult(
+            api,
+            "waived",
+            f"every failure is waived: {named}; {rule_counts['passed'] + rule_counts['warning']} of "
+            f"{len(results)} rules passed{_unchecked(results)}",
+            rule_counts,
+            check_counts,
+        )
     if not rule_counts["passed"]:
         return ApiResult(api, "incomplete", "no check of this API ran", rule_counts, check_counts)
     checked = rule_counts["passed"] + rule_counts["warning"]
@@ -268,6 +293,58 @@ def _unchecked(results: Sequence[RuleResult]) -> str:
     return f" ({total} not checked: {'; '.join(parts)})"
 
 
+def waiver_statuses(
+    waivers: Iterable[Mapping[str, Any]],
+    rule_results: Sequence[RuleResult],
+    records: Sequence[CheckRecord],
+    today: str,
+) -> list[dict[str, Any]]:
+    """Every waiver of the run with its ``status`` (applied, stale, expired, unused) and why."""
+    out = []
+    for waiver in waivers:
+        entry = dict(waiver)
+        rule, api, check = entry["rule"], entry.get("api"), entry.get("check")
+        covered = [
+            r.nodeid
+            for r in records
+            if r.outcome == "waived" and (r.waiver or {}).get("entry") == entry.get("entry")
+        ]
+        scoped = [r for r in rule_results if r.id == rule and (api is None or r.api == api)]
+        if str(entry["expires"]) < today:
+            failed = [r.api for r in scoped if r.verdict == "failed"]
+            entry["status"] = "expired"
+            entry["why"] = f"expired on {entry['expires']}: it covers nothing" + (
+                f"; the rule failed ({', '.join(failed)})" if failed else ""
+            )
+        elif covered:
+            entry["status"], entry["why"] = "applied", f"covered {len(covered)} failed check(s)"
+            entry["checks"] = covered
+        else:
+            if check is not None:
+                mine = [
+                    r
+                    for r in records
+                    if rule in r.rules and (r.nodeid == check or r.nodeid.startswith(check))
+                ]
+                good = bool(mine) and all(r.outcome in ("passed", "warning") for r in mine)
+            else:
+                good = (
+                    bool(scoped)
+                    and any(r.verdict in ("passed", "warning") for r in scoped)
+                    and not any(r.verdict in ("failed", "error") for r in scoped)
+                )
+            if good:
+                entry["status"] = "stale"
+                entry["why"] = "its rule passed: the defect is gone, remove the waiver"
+            else:
+                entry["status"], entry["why"] = (
+                    "unused",
+                    "its rule was not checked (or did not pass) in this run",
+                )
+        out.append(entry)
+    return out
+
+
 def build_summary(
     *,
     rules: Mapping[str, Mapping[str, Any]],
@@ -282,13 +359,20 @@ def build_summary(
     session_errors: Sequence[str] = (),
     selected_rules: Collection[str] | None = None,
     contracts: Contracts | None = None,
+    waivers: Iterable[Mapping[str, Any]] = (),
+    run: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The summary document (``conformance-summary.json``). ``target`` must already be masked."""
+    """The summary document (``conformance-summary.json``). ``target`` must already be masked.
+
+    ``waivers`` are the run's (``Waiver.to_dict()``), ``run`` what else the run records (seed, masked
+    options, versions: what a certification package's manifest names).
+    """
     apis = [api for api in APIS if api in set(apis)]
     records = list(records)
     rule_results, api_results = judge(
         rules, apis, records, session_errors=session_errors, selected_rules=selected_rules
     )
+    today = (finished or "")[:10]
     return {
         "format": SUMMARY_FORMAT,
         "target": target,
@@ -303,6 +387,8 @@ def build_summary(
         "checks": _count(r.outcome for r in records),
         "session_errors": list(session_errors),
         "rules": [r.as_json() for r in rule_results],
+        "waivers": waiver_statuses(waivers, rule_results, records, today),
+        "run": dict(run or {}),
         # every check's own record: `merge` recomputes the verdicts of sharded runs from these
         "records": [asdict(r) for r in sorted(records, key=lambda r: r.nodeid)],
         "coverage": coverage(
@@ -329,12 +415,14 @@ _ICON = {
     "warning": "🟡 warning",
     "blocked": "⛔ blocked",
     "failed": "❌ failed",
+    "waived": "🏷️ waived",
     "error": "⚠️ error",
     "skipped": "⏭️ skipped",
     "conformant": "✅ conformant",
     "non-conformant": "❌ non-conformant",
     "incomplete": "⚠️ incomplete",
 }
+_WAIVER_ICON = {"applied": "🏷️ applied", "stale": "🧹 stale", "expired": "⌛ expired", "unused": "· unused"}
 
 
 def render_markdown(summary: Mapping[str, Any]) -> str:
@@ -351,28 +439,51 @@ def render_markdown(summary: Mapping[str, Any]) -> str:
         "",
         "## Verdicts",
         "",
-        "| API | verdict | rules passed | warning | failed | blocked | error | skipped | why |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| API | verdict | rules passed | warning | failed | waived | blocked | error | skipped | why |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for api, details in summary["per_api"].items():
         counts = details["rules"]
         lines.append(
             f"| {api} | {_ICON[details['verdict']]} | {counts['passed']} | {counts['warning']} | "
-            f"{counts['failed']} | {counts['blocked']} | {counts['error']} | {counts['skipped']} | "
+            f"{counts['failed']} | {counts.get('waived', 0)} | {counts['blocked']} | {counts['error']} | "
+            f"{counts['skipped']} | "
             f"{_cell(details['reason'])} |"
         )
     for error in summary.get("session_errors", ()):
         lines.append(f"\n> Run problem: {_cell(error)}")
-    problems = [r for r in summary["rules"] if r["verdict"] in ("failed", "error", "warning", "blocked")]
+    problems = [
+        r for r in summary["rules"] if r["verdict"] in ("failed", "error", "waived", "warning", "blocked")
+    ]
     if problems:
-        lines += ["", "## Failed, errored, warned and blocked rules", ""]
+        lines += ["", "## Failed, errored, waived, warned and blocked rules", ""]
         for rule in problems:
             checks = ", ".join(f"`{c}`" for c in rule["checks"][:5])
+            waiver = rule.get("waiver")
             lines.append(
                 f"- **{rule['id']}** ({rule['api']}, {rule['verdict']}) {_cell(rule['statement'])} — "
                 f"{_cell(rule['reason'])}"
                 + (f" — checks: {checks}" if checks else "")
+                + (
+                    f"\n  - waived until {waiver['expires']}: {_cell(waiver['reason'])} ({waiver['link']})"
+                    if waiver
+                    else ""
+                )
                 + (f"\n  - replay: `{rule['replay']}`" if rule.get("replay") else "")
+            )
+    if summary.get("waivers"):
+        lines += [
+            "",
+            "## Waivers",
+            "",
+            "| entry | rule | API | check | status | expires | reason | link | why |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        for w in summary["waivers"]:
+            lines.append(
+                f"| {w['entry']} | {w['rule']} | {w.get('api', 'any')} | {_cell(w.get('check', 'any'))} | "
+                f"{_WAIVER_ICON.get(w['status'], w['status'])} | {w['expires']} | {_cell(w['reason'])} | "
+                f"{_cell(w['link'])} | {_cell(w['why'])} |"
             )
     for api in summary["apis"]:
         lines += [
