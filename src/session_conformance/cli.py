@@ -138,6 +138,27 @@ def _cmd_waivers(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_package(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from session_conformance.reporting.package import package
+
+    manifest = package(Path(args.run_dir), Path(args.output))
+    print(manifest["headline"])
+    print(f"written: {args.output} ({len(manifest['files'])} file(s) + manifest)")
+    return 0
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from session_conformance.reporting.package import verify
+
+    good, lines = verify(Path(args.package))
+    print("\n".join(lines))
+    return 0 if good else 1
+
+
 def _cmd_fault_matrix(args: argparse.Namespace) -> int:
     from session_conformance.faultmatrix import main as fault_matrix_main
 
@@ -230,6 +251,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--force", action="store_true", help="replace an existing file (default: refuse)")
     p.set_defaults(func=_cmd_waivers)
+
+    p = sub.add_parser(
+        "package",
+        help="bundle one run (summary, JUnit, Allure, HTML, waivers, manifest) as a certification zip",
+    )
+    p.add_argument(
+        "run_dir", metavar="RUN_DIR", help="the run's reports folder (reports/ or reports/runs/...)"
+    )
+    p.add_argument("--output", required=True, metavar="FILE.zip", help="the package to write (required)")
+    p.set_defaults(func=_cmd_package)
+
+    p = sub.add_parser(
+        "verify", help="check a certification package: every digest, no file missing or added; its verdicts"
+    )
+    p.add_argument("package", metavar="FILE.zip", help="the package to check")
+    p.set_defaults(func=_cmd_verify)
 
     p = sub.add_parser("serve", help="run the embedded reference server")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")

@@ -18,6 +18,7 @@ from typing import Any
 
 from session_conformance.apis import APIS, FAMILY_NAMES
 from session_conformance.errors import UsageError
+from session_conformance.redaction import redact_text
 
 WAIVER_KEYS = ("rule", "api", "check", "reason", "link", "expires")
 _REQUIRED = ("rule", "reason", "link", "expires")
@@ -55,13 +56,18 @@ class Waiver:
         return True
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-safe and masked (a reason may quote a token or a person): what every report shows."""
         data = asdict(self)
         data["expires"] = self.expires.isoformat()
-        return {key: value for key, value in data.items() if value is not None}
+        return {
+            key: redact_text(value) if isinstance(value, str) else value
+            for key, value in data.items()
+            if value is not None
+        }
 
     def label(self) -> str:
-        """``until 2027-01-31: reason (link)``."""
-        return f"until {self.expires.isoformat()}: {self.reason} ({self.link})"
+        """``until 2027-01-31: reason (link)``, masked."""
+        return redact_text(f"until {self.expires.isoformat()}: {self.reason} ({self.link})")
 
 
 def find(

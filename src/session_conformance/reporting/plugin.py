@@ -51,6 +51,7 @@ REPORTS_ENV = "CONFORMANCE_REPORTS_DIR"
 RUN_DIR_KEY = "conformance_run_dir"  # xdist workerinput key
 EMBEDDED_TARGET = "embedded reference server"
 REPORTER_NAME = "session-conformance-reporter"
+WAIVERS_FILE = "waivers.toml"  # the run's waiver file, copied beside its summary
 
 
 @dataclass
@@ -577,6 +578,8 @@ def write_reports(config: pytest.Config, state: _State, exitstatus: int) -> bool
         run=run_info(),
     )
     state.stale = any(w["status"] == "stale" for w in summary["waivers"])
+    if getattr(options, "waivers", None):  # the file the verdicts were judged with goes with them
+        _copy_waivers(Path(options.waivers), state.reports_dir)
     _json_path, md_path = write_summary(summary, state.reports_dir)
     if _allure_on(config):  # the report's Environment panel also shows what the run covered
         base = config.invocation_params.dir
@@ -603,6 +606,15 @@ def write_reports(config: pytest.Config, state: _State, exitstatus: int) -> bool
         )
     state.summary_lines.append(f"summary: {md_path}")
     return bool(short)
+
+
+def _copy_waivers(source: Path, reports_dir: Path) -> None:
+    reports_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        text = source.read_text(encoding="utf-8")
+    except OSError:
+        return
+    (reports_dir / WAIVERS_FILE).write_text(mask_text(text), encoding="utf-8")
 
 
 def verdict_lines(summary: dict[str, Any]) -> list[str]:

@@ -5,11 +5,13 @@ The summary keeps it under ``run``; ``package`` copies it into the certification
 
 from __future__ import annotations
 
+import hashlib
 import platform
 from dataclasses import asdict, is_dataclass
 from importlib import metadata
 from typing import Any
 
+from session_conformance.contracts import contracts_dir
 from session_conformance.reporting.masking import mask_data, mask_url
 
 KEY_PACKAGES = (
@@ -55,9 +57,19 @@ def masked_options(options: Any) -> dict[str, Any]:
     return masked if isinstance(masked, dict) else {}
 
 
+def contract_digests() -> dict[str, str]:
+    """SHA-256 of every contract file and of ``rules.json``, by path under ``contracts/``."""
+    root = contracts_dir()
+    return {
+        path.relative_to(root).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(root.rglob("*.json"))
+    }
+
+
 def describe_run(options: Any, seed: object) -> dict[str, Any]:
     return {
         "seed": seed,
+        "contracts": contract_digests(),
         "options": masked_options(options),
         "python": platform.python_version(),
         "packages": package_versions(),
