@@ -3,7 +3,7 @@
 The runs are real and small (embedded server, one rule's check); the planted-secrets run is the
 `leaky` run of test_no_secrets_in_reports (checks that put tokens, session tokens, results access
 keys, launch URLs and identity data into their failures), here with a waiver whose reason quotes a
-bearer token, packaged and searched file by file.
+bearer token and with `--har`, packaged and searched file by file.
 """
 
 from __future__ import annotations
@@ -167,7 +167,7 @@ def test_a_package_of_a_planted_secrets_run_holds_none_of_them(tmp_path: Path) -
     command = [
         sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "conformance_traffic_recorder",
         "-p", "session_conformance.reporting.plugin", "--reports-dir", str(reports), "-q",
-        "--api", "trinsic,zitadel-v2", "--waivers", "waivers.toml",
+        "--api", "trinsic,zitadel-v2", "--waivers", "waivers.toml", "--har", str(reports / "run.har"),
     ]  # fmt: skip
     done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, check=False)
     assert done.returncode == 1, done.stdout[-3000:] + done.stderr[-2000:]
@@ -178,7 +178,7 @@ def test_a_package_of_a_planted_secrets_run_holds_none_of_them(tmp_path: Path) -
     unpacked = tmp_path / "unpacked"
     with zipfile.ZipFile(tmp_path / "leaky.zip") as zf:
         zf.extractall(unpacked)
-        assert "waivers.toml" in zf.namelist()
+        assert {"waivers.toml", "run.har"} <= set(zf.namelist())
     secrets = secrets_in_traffic(traffic)
     assert {"bearer token", "sessiontoken", "resultsaccesskey", "launchurl", "givenname"} <= set(
         secrets.values()

@@ -155,6 +155,12 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "TOML file of known defects (rule, reason, link, expiry): their failures are waived, not failed",
         metavar="FILE",
     ),
+    OptionSpec(
+        "--har",
+        "CONFORMANCE_HAR",
+        "also write the run's HTTP exchanges (masked) as a HAR 1.2 file",
+        metavar="PATH",
+    ),
 )
 FAIL_ON_LEVELS = ("failed", "warning")
 FAIL_ON_EXTRA = ("stale",)  # not a verdict level: a waiver whose rule passed
@@ -186,6 +192,7 @@ class Options:
     min_coverage: float | None = None
     shard: tuple[int, int] | None = None  # (index from 1, count)
     waivers: str | None = None  # path of the waiver file (loaded by the pytest plugin)
+    har: str | None = None  # where the run's exchanges go as HAR (reporting/har.py)
     fail_on_stale: bool = False
 
     @property
@@ -448,6 +455,7 @@ def resolve_options(
         min_coverage=min_coverage,
         shard=shard,
         waivers=text("waivers"),
+        har=text("har"),
         fail_on_stale="stale" in fail_on_given,
     )
 

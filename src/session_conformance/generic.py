@@ -45,6 +45,7 @@ from session_conformance.evidence import Exchange
 from session_conformance.http import ConformanceClient
 from session_conformance.links import SESSION_PATH_PARAMETERS, add_links
 from session_conformance.redaction import redact_text
+from session_conformance.stcodes import tag
 from session_conformance.verdict import RuleViolation
 
 CheckFunction = Callable[..., Any]
@@ -307,7 +308,9 @@ def violations_for(
                 name, api, op, exchange.status, negative=negative, description=_description(case)
             )
             detail = failure.message if len(failure.message) <= 600 else failure.message[:600] + " ..."
-            text = f"{name}: {failure.title}" + (f" — {detail}" if detail else "")
+            # the Schemathesis code and severity travel in the message, into every view (stcodes.py)
+            code = tag(failure.code, failure.severity)
+            text = f"{name} {code}: {failure.title}" + (f" — {detail}" if detail else "")
             problems.append((rule, redact_text(text)))
     problems.extend(contract_violations(load_contracts(), exchange, op, strict=strict))
     return problems

@@ -9,7 +9,9 @@ As test262's frontmatter linter does for its tests, it fails when
 - a fault or a variant names an unknown rule;
 - a rule lacks a field (statement, source, inferred, severity) or its ID's prefix is not its API's;
 - a checked rule has no ``fails_at`` (``failed`` or ``warning``: the verdict level it fails at), or a
-  rule that fails at ``warning`` (the suite's own reading) is failed by an ``expect`` of a suite.
+  rule that fails at ``warning`` (the suite's own reading) is failed by an ``expect`` of a suite;
+- a rule's ``st_codes`` (the Schemathesis failure codes it corresponds to) is missing, names a code the
+  installed Schemathesis does not have, or leaves out a code that a generic check reports under it.
 
 ``python -m session_conformance.rules_lint`` prints the problems (exit 1 when there are any).
 """
@@ -105,11 +107,66 @@ def lint(
             problems.append(f"rules.json: {rule_id} has no check and no `unchecked` reason")
         if rule_id in checked and rule_id not in faulted:
             problems.append(f"{rule_id} is checked but no fault switch breaks it")
+    problems += st_code_problems(rules)
     for fault in all_faults().values():
         if fault.rule not in rules:
             problems.append(f"fault {fault.name}: unknown rule ID {fault.rule}")
     for variant in all_variants().values():
         problems += [f"variant {variant.name}: unknown rule ID {r}" for r in variant.rules if r not in rules]
+    return problems
+
+
+def expected_st_codes() -> dict[str, set[str]]:
+    """Rule → the Schemathesis codes the generic checks can report under it (the families' tables)."""
+    from session_conformance.apis import FAMILIES
+    from session_conformance.generic import NEGATIVE_CHECKS, STATEFUL_CHECKS
+    from session_conformance.stcodes import check_codes
+
+    response_kinds = {
+        "status_code_conformance": "status",
+        "content_type_conformance": "content_type",
+        "response_schema_conformance": "body",
+    }
+    expected: dict[str, set[str]] = {}
+    for check in dict.fromkeys(c.__name__ for c in (*NEGATIVE_CHECKS, *STATEFUL_CHECKS)):
+        codes = set(check_codes().get(check, ()))
+        for fam in FAMILIES:
+            targets = {
+                fam.generic_rule(check, negative=negative, description=description)
+                for negative in (False, True)
+                for description in (None, "wrong type")
+            } - {None}
+            if not targets and check in response_kinds:
+                targets = {
+                    fam.response_rule(status, create=create, kind=response_kinds[check])
+                    for status in (200, 201, 400, 401, 403, 404, 500)
+                    for create in (False, True)
+                }
+            for rule in targets:
+                expected.setdefault(str(rule), set()).update(codes)
+    return expected
+
+
+def st_code_problems(rules: dict[str, dict[str, Any]]) -> list[str]:
+    from session_conformance.stcodes import known_codes
+
+    problems = []
+    known, expected = known_codes(), expected_st_codes()
+    for rule_id, rule in rules.items():
+        codes = rule.get("st_codes")
+        if not isinstance(codes, list) or not all(isinstance(c, str) for c in codes):
+            problems.append(
+                f"rules.json: {rule_id}: `st_codes` missing or not a list of ST codes ([] for none)"
+            )
+            continue
+        problems += [f"rules.json: {rule_id}: st_codes names unknown {c}" for c in codes if c not in known]
+        if codes != sorted(set(codes)):
+            problems.append(f"rules.json: {rule_id}: st_codes not sorted or repeated")
+        missing = sorted(expected.get(rule_id, set()) - set(codes))
+        if missing:
+            problems.append(
+                f"rules.json: {rule_id}: generic checks report {', '.join(missing)} under it (add them)"
+            )
     return problems
 
 

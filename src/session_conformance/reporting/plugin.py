@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shutil
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -46,12 +47,14 @@ from session_conformance.reporting.summary import (
     failure_rule_of,
     write_summary,
 )
+from session_conformance.stcodes import found
 
 REPORTS_ENV = "CONFORMANCE_REPORTS_DIR"
 RUN_DIR_KEY = "conformance_run_dir"  # xdist workerinput key
 EMBEDDED_TARGET = "embedded reference server"
 REPORTER_NAME = "session-conformance-reporter"
 WAIVERS_FILE = "waivers.toml"  # the run's waiver file, copied beside its summary
+HAR_FILE = "exchanges.har"  # --har's file, copied beside the summary when written elsewhere
 
 
 @dataclass
@@ -69,6 +72,7 @@ class _State:
     blocked: dict[str, str] = field(default_factory=dict)  # nodeid -> "blocked by RULE: ..."
     waived: dict[str, str] = field(default_factory=dict)  # nodeid -> "WAIVED [RULE] ... — until ...: reason"
     stale: bool = False  # a waiver's rule passed (``--fail-on stale`` fails the run)
+    har_line: str = ""
     run_dir: Path | None = None  # this run's own folder (reports/runs/...) when no folder was named
     published: Path | None = None  # where the newest run is published (reports/)
 
@@ -228,6 +232,9 @@ def pytest_runtest_teardown(item: pytest.Item) -> None:
     item.user_properties.append(("conformance.rules", " ".join(record.rules)))
     if record.outcome:
         item.user_properties.append(("conformance.verdict", record.outcome))
+    codes = found(record.message) if record.outcome in ("failed", "waived") else []
+    if codes:  # the Schemathesis failure codes, for tools that read them
+        item.user_properties.append(("conformance.schemathesis", " ".join(codes)))
     if record.outcome == "waived" and record.waiver:
         waiver = record.waiver
         item.user_properties.append(
@@ -255,6 +262,9 @@ def pytest_runtest_teardown(item: pytest.Item) -> None:
     )
     for name, value in plan.labels:
         allure.dynamic.label(name, value)
+    for code in codes:
+        allure.dynamic.label("schemathesis", code.split(":", 1)[0])
+        allure.dynamic.tag(code.split(":", 1)[0])
     has_severity = any(m.kwargs.get("label_type") == "severity" for m in item.iter_markers("allure_label"))
     if not has_severity:
         allure.dynamic.severity(allure.severity_level(plan.severity))
@@ -340,6 +350,22 @@ class Reporter:
     def __init__(self, config: pytest.Config, state: _State) -> None:
         self.config = config
         self.state = state
+        har = getattr(_options(), "har", None)
+        self.har = (config.invocation_params.dir / har).resolve() if har else None
+        if self.har is not None and not state.worker:
+            for part in self.har.parent.glob(f"{self.har.name}.part-*"):  # left by an interrupted run
+                part.unlink()
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_logfinish(self, nodeid: str, location: tuple[str, int | None, str]) -> None:
+        """--har: the check's exchanges, before the conformance plugin closes its exchange log."""
+        if self.har is None:
+            return
+        from session_conformance.evidence import EXCHANGES
+        from session_conformance.reporting.har import append, entries_of
+
+        worker = str(getattr(self.config, "workerinput", {}).get("workerid", "main"))
+        append(self.har, worker, entries_of(list(EXCHANGES.current or []), nodeid))
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         state = self.state
@@ -385,6 +411,8 @@ class Reporter:
             record.replay = mask_text(str(data["replay"]))
         if data.get("waiver") and outcome == "waived":
             record.waiver = dict(data["waiver"])
+        if outcome in ("failed", "waived"):
+            record.schemathesis = tuple(found(str(data.get("message") or "")))
         record.merge(outcome, reason, rule)
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
@@ -393,6 +421,13 @@ class Reporter:
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        if self.har is not None and not self.state.worker:
+            from session_conformance.reporting.har import join
+
+            count = join(self.har)
+            if self.har.parent != self.state.reports_dir.resolve():  # a package takes the run folder's
+                shutil.copyfile(self.har, self.state.reports_dir / HAR_FILE)
+            self.state.har_line = f"HAR: {self.har} ({count} exchanges, masked)"
         short = not self.state.worker and write_reports(self.config, self.state, exitstatus)
         fail_stale = self.state.stale and getattr(_options(), "fail_on_stale", False)
         if (short or fail_stale) and session.exitstatus == 0:
@@ -604,6 +639,8 @@ def write_reports(config: pytest.Config, state: _State, exitstatus: int) -> bool
         state.summary_lines.append(
             "--fail-on stale: the run fails, a waiver's rule passed (remove the waiver)"
         )
+    if state.har_line:
+        state.summary_lines.append(state.har_line)
     state.summary_lines.append(f"summary: {md_path}")
     return bool(short)
 
@@ -630,7 +667,9 @@ def verdict_lines(summary: dict[str, Any]) -> list[str]:
         )
         for rule in summary["rules"]:
             if rule["api"] == api and rule["verdict"] in ("failed", "error", "waived", "warning"):
-                lines.append(f"  {rule['verdict'].upper():8} {rule['id']:8} {rule['statement'][:110]}")
+                codes = " ".join(f"[{c['code']} {c['severity']}]" for c in rule.get("schemathesis", ()))
+                statement = rule["statement"][:110] + (f" {codes}" if codes else "")
+                lines.append(f"  {rule['verdict'].upper():8} {rule['id']:8} {statement}")
                 waiver = rule.get("waiver")
                 if waiver:
                     until = f"waived until {waiver['expires']}: {waiver['reason']} ({waiver['link']})"

@@ -38,6 +38,7 @@ from session_conformance.apis import API_FAMILY, APIS, RULE_PREFIXES
 from session_conformance.contracts import Contracts, load_contracts
 from session_conformance.reporting.coverage import coverage
 from session_conformance.reporting.coverage import markdown as coverage_markdown
+from session_conformance.stcodes import as_json as st_json
 
 Outcome = Literal["passed", "warning", "failed", "waived", "blocked", "skipped", "error"]
 Verdict = Literal["conformant", "non-conformant", "waived", "incomplete"]
@@ -73,6 +74,7 @@ class CheckRecord:
     seen: tuple[str, ...] = ()  # "api:operationId status" of every answer the check got
     replay: str | None = None  # the command that re-runs a failed, errored or warned check
     waiver: dict[str, Any] | None = None  # the waiver that covered a waived failure (Waiver.to_dict())
+    schemathesis: tuple[str, ...] = ()  # "ST101:critical" of a Schemathesis-driven failure (stcodes.py)
 
     def merge(self, outcome: Outcome, reason: str | None, failure_rule: str | None) -> None:
         """Fold one phase's outcome in (failed > error > waived > blocked > skipped > warning > passed)."""
@@ -97,6 +99,7 @@ class RuleResult:
     checks: list[str] = field(default_factory=list)
     replay: str | None = None  # how to re-run the check the reason comes from (failed, error, warning)
     waiver: dict[str, Any] | None = None  # the waiver of a waived rule
+    schemathesis: list[str] = field(default_factory=list)  # codes of the failures behind the verdict
 
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"id": self.id, "api": self.api, "verdict": self.verdict}
@@ -107,6 +110,8 @@ class RuleResult:
             out["replay"] = self.replay
         if self.waiver is not None and self.verdict == "waived":
             out["waiver"] = dict(self.waiver)
+        if self.schemathesis and self.verdict in ("failed", "waived"):
+            out["schemathesis"] = st_json(self.schemathesis)
         out["inferred"] = self.inferred
         out["statement"] = self.statement
         return out
@@ -146,6 +151,7 @@ def _judge_rule(result: RuleResult, records: Sequence[CheckRecord]) -> None:
         if record.outcome in ("failed", "waived"):
             if record.failure_rule == result.id:
                 outcomes[record.outcome].append((record.nodeid, record.reason))
+                result.schemathesis += [c for c in record.schemathesis if c not in result.schemathesis]
                 if record.outcome == "waived" and result.waiver is None:
                     result.waiver = record.waiver
             elif record.failure_rule is None and declared:
@@ -460,10 +466,12 @@ def render_markdown(summary: Mapping[str, Any]) -> str:
         for rule in problems:
             checks = ", ".join(f"`{c}`" for c in rule["checks"][:5])
             waiver = rule.get("waiver")
+            codes = ", ".join(f"{c['code']} ({c['severity']})" for c in rule.get("schemathesis", ()))
             lines.append(
                 f"- **{rule['id']}** ({rule['api']}, {rule['verdict']}) {_cell(rule['statement'])} — "
                 f"{_cell(rule['reason'])}"
                 + (f" — checks: {checks}" if checks else "")
+                + (f" — Schemathesis: {codes}" if codes else "")
                 + (
                     f"\n  - waived until {waiver['expires']}: {_cell(waiver['reason'])} ({waiver['link']})"
                     if waiver
