@@ -250,3 +250,48 @@ def test_waivers_from_a_summary_writes_the_starting_file(tmp_path: Path) -> None
     assert 'rule = "TRN-R06"' in (tmp_path / "w.toml").read_text() and "1 waiver(s) to fill in" in done.stdout
     again = subprocess.run(command, capture_output=True, text=True, check=False)
     assert again.returncode == 2 and "exists: give --force" in again.stderr
+
+
+def test_the_ci_examples_waiver_file_loads_and_its_example_entry_too() -> None:
+    import tomllib
+
+    from session_conformance.waivers import load
+
+    file = REPO / "ci-examples" / "conformance-waivers.toml"
+    assert load(file, known_rules=load_rules()) == []
+    example = "\n".join(line.removeprefix("# ") for line in file.read_text().splitlines() if "=" in line)
+    waivers = parse(tomllib.loads("[[waiver]]\n" + example), "example", known_rules=load_rules())
+    assert waivers[0].rule == RULE and waivers[0].check == CHECK
+
+
+def test_merging_shards_keeps_the_waived_verdict_and_judges_the_waivers_again() -> None:
+    from dataclasses import asdict
+
+    from session_conformance.reporting.merge import merge_summaries
+
+    waiver = {"entry": 1, **GOOD, "api": "trinsic", "expires": "2099-12-31"}
+
+    def part(records: list[CheckRecord], shard: str) -> dict[str, Any]:
+        summary = build_summary(
+            rules=load_rules(),
+            apis=["trinsic"],
+            records=records,
+            target="t",
+            started="2029-01-01T00:00:00Z",
+            finished="2029-01-01T00:01:00Z",
+            suite_version="v",
+            contracts_digest="d",
+            profile="smoke",
+            waivers=[waiver],
+            run={"seed": 1, "options": {"shard": shard}},
+        )
+        return json.loads(json.dumps(summary))
+
+    one = part([_waived("suites/a.py::t1")], "1/2")
+    two = part([CheckRecord("suites/b.py::t2", ("trinsic",), ("TRN-R01",))], "2/2")
+    assert one["waivers"][0]["status"] == "applied" and two["waivers"][0]["status"] == "unused"
+    merged = merge_summaries([one, two])
+    assert merged["verdicts"] == {"trinsic": "waived"}
+    assert [w["status"] for w in merged["waivers"]] == ["applied"]
+    assert merged["run"]["options"]["shard"] is None and merged["run"]["shards"] == ["1/2", "2/2"]
+    assert asdict(_waived())["waiver"]["rule"] == RULE

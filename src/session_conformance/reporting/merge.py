@@ -7,6 +7,7 @@ run; JUnit test suites are joined into one file and the Allure results copied in
 
 from __future__ import annotations
 
+import json
 import shutil
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
@@ -40,8 +41,18 @@ def merge_summaries(summaries: Sequence[dict[str, Any]]) -> dict[str, Any]:
         profile=str(summaries[0].get("profile", "")),
         session_errors=[e for s in summaries for e in s.get("session_errors", [])],
         waivers=_waivers_of(summaries),
-        run=summaries[0].get("run"),
+        run=_run_of(summaries),
     )
+
+
+def _run_of(summaries: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The first part's run facts; the joined run is no longer one shard (the parts are named)."""
+    run = dict(summaries[0].get("run") or {})
+    options = dict(run.get("options") or {})
+    run["shards"] = [(s.get("run") or {}).get("options", {}).get("shard") for s in summaries]
+    options["shard"] = None
+    run["options"] = options
+    return run
 
 
 def _waivers_of(summaries: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -62,6 +73,14 @@ def merge_junit(files: Sequence[Path], output: Path) -> None:
     ET.ElementTree(root).write(output, encoding="utf-8", xml_declaration=True)
 
 
+def merge_har(files: Sequence[Path], output: Path) -> None:
+    """The parts' HAR files as one (entries in time order)."""
+    logs = [json.loads(file.read_text(encoding="utf-8"))["log"] for file in files]
+    entries = sorted((e for log in logs for e in log.get("entries", [])), key=lambda e: e["startedDateTime"])
+    merged = {**logs[0], "entries": entries}
+    output.write_text(json.dumps({"log": merged}, indent=1) + "\n", encoding="utf-8")
+
+
 def main(folders: Sequence[str], output: str) -> int:
     parts = [Path(folder) for folder in folders]
     for part in parts:
@@ -78,6 +97,12 @@ def main(folders: Sequence[str], output: str) -> int:
     for part in parts:
         if (part / "allure-results").is_dir():
             shutil.copytree(part / "allure-results", results, dirs_exist_ok=True)
+    waivers = [part / "waivers.toml" for part in parts if (part / "waivers.toml").is_file()]
+    if waivers:  # one file for every part: the package takes it along
+        shutil.copyfile(waivers[0], target / "waivers.toml")
+    hars = [part / "exchanges.har" for part in parts if (part / "exchanges.har").is_file()]
+    if hars:
+        merge_har(hars, target / "exchanges.har")
     print(
         f"merged {len(parts)} part(s): " + ", ".join(f"{api}: {v}" for api, v in summary["verdicts"].items())
     )
