@@ -177,3 +177,32 @@ def test_har_is_a_valid_masked_har_1_2_file(run: tuple[subprocess.CompletedProce
     assert launch and all('"launchUrl": "***"' in e["response"]["content"]["text"] for e in launch)
     assert (reports / "exchanges.har").read_bytes() == har_path.read_bytes()  # beside the run, for `package`
     assert not list(har_path.parent.glob("*.part-*"))
+
+
+def test_a_har_entry_takes_what_generated_inputs_send() -> None:
+    from datetime import UTC
+
+    from session_conformance.reporting.har import entry
+
+    data = {
+        "method": "POST",
+        "url": "http://127.0.0.1:1/v2/sessions?sessionToken=***&x=%F0",
+        "request_headers": {"content-type": "application/json", "authorization": "Bearer ***"},
+        "request_body": '{"metadata": {"k": "\udc00"}}',
+        "status": 0,
+        "response_headers": {},
+        "response_body": "",
+        "elapsed": 0.01,
+        "error": "ReadTimeout \ud800",
+    }
+    item = entry(data, datetime.now(UTC), "suites/x.py::t[\udc01]")
+    text = json.dumps(
+        {"log": {"version": "1.2", "creator": {"name": "t", "version": "1"}, "entries": [item]}}
+    )
+    har = json.loads(text.encode("utf-8"))
+    assert not list(Draft202012Validator(HAR_1_2).iter_errors(har))
+    assert (
+        har["log"]["entries"][0]["response"]["status"] == 0
+        and "\\udc00" in item["request"]["postData"]["text"]
+    )
+    assert {"name": "sessionToken", "value": "***"} in item["request"]["queryString"]

@@ -49,11 +49,7 @@ class Waiver:
             return False
         if self.api is not None and api is not None and api != self.api and api not in FAMILY_NAMES:
             return False
-        if self.check is not None:
-            rest = nodeid[len(self.check) :] if nodeid.startswith(self.check) else None
-            if rest is None or (rest and rest[0] not in ":["):
-                return False
-        return True
+        return self.check is None or check_matches(self.check, nodeid)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe and masked (a reason may quote a token or a person): what every report shows."""
@@ -68,6 +64,13 @@ class Waiver:
     def label(self) -> str:
         """``until 2027-01-31: reason (link)``, masked."""
         return redact_text(f"until {self.expires.isoformat()}: {self.reason} ({self.link})")
+
+
+def check_matches(check: str, nodeid: str) -> bool:
+    """A waiver's ``check``: the node ID itself, or a prefix that ends at ``::`` or ``[`` (a file, a
+    function of parametrised cases)."""
+    rest = nodeid[len(check) :] if nodeid.startswith(check) else None
+    return rest is not None and (not rest or rest[0] in ":[")
 
 
 def find(

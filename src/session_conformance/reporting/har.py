@@ -36,8 +36,21 @@ def _header(headers: dict[str, str], name: str) -> str:
     return next((v for k, v in headers.items() if k.lower() == name), "")
 
 
+def _utf8(value: Any) -> Any:
+    """Lone surrogates (generated inputs send them on purpose) escaped: a HAR file is UTF-8 JSON."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, dict):
+        return {_utf8(k): _utf8(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_utf8(item) for item in value]
+    return value
+
+
 def entry(data: dict[str, Any], started: datetime, nodeid: str) -> dict[str, Any]:
     """One HAR entry (a JSON dict) from a masked ``Exchange.to_dict()``."""
+    data = _utf8(data)
+    nodeid = _utf8(nodeid)
     request_headers = dict(data.get("request_headers") or {})
     response_headers = dict(data.get("response_headers") or {})
     body = str(data.get("request_body") or "")

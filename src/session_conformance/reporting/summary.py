@@ -39,6 +39,7 @@ from session_conformance.contracts import Contracts, load_contracts
 from session_conformance.reporting.coverage import coverage
 from session_conformance.reporting.coverage import markdown as coverage_markdown
 from session_conformance.stcodes import as_json as st_json
+from session_conformance.waivers import check_matches
 
 Outcome = Literal["passed", "warning", "failed", "waived", "blocked", "skipped", "error"]
 Verdict = Literal["conformant", "non-conformant", "waived", "incomplete"]
@@ -327,11 +328,7 @@ def waiver_statuses(
             entry["checks"] = covered
         else:
             if check is not None:
-                mine = [
-                    r
-                    for r in records
-                    if rule in r.rules and (r.nodeid == check or r.nodeid.startswith(check))
-                ]
+                mine = [r for r in records if rule in r.rules and check_matches(check, r.nodeid)]
                 good = bool(mine) and all(r.outcome in ("passed", "warning") for r in mine)
             else:
                 good = (
