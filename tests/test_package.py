@@ -72,6 +72,7 @@ def test_a_package_verifies_and_names_what_was_run(packaged: Path) -> None:
     assert "PARTIAL run" in lines[0]
     assert lines[1].startswith("VERIFIED: ")
     assert any(line.startswith("trinsic: non-conformant") for line in lines)
+    assert "contracts: the same as this installation's" in lines
     assert any(
         line.startswith("not covered (trinsic, not selected in this run (--rules)): TRN-R01")
         for line in lines

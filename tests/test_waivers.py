@@ -295,3 +295,14 @@ def test_merging_shards_keeps_the_waived_verdict_and_judges_the_waivers_again() 
     assert [w["status"] for w in merged["waivers"]] == ["applied"]
     assert merged["run"]["options"]["shard"] is None and merged["run"]["shards"] == ["1/2", "2/2"]
     assert asdict(_waived())["waiver"]["rule"] == RULE
+
+
+def test_fail_on_takes_stale_beside_a_level() -> None:
+    from session_conformance.config import resolve_options
+
+    options = resolve_options({"fail_on": "warning,stale", "waivers": "w.toml"}, {})
+    assert options.fail_on == "warning" and options.fail_on_stale and options.waivers == "w.toml"
+    assert not resolve_options({}, {"CONFORMANCE_FAIL_ON": "failed"}).fail_on_stale
+    assert resolve_options({}, {"CONFORMANCE_FAIL_ON": "stale"}).fail_on == "failed"
+    with pytest.raises(UsageError, match="unknown level 'stael'"):
+        resolve_options({"fail_on": "stael"}, {})

@@ -236,6 +236,15 @@ def _describe(manifest: Mapping[str, Any], summary: Mapping[str, Any]) -> list[s
         f"contracts: {len(get('contracts') or {})} files, digest {get('contracts_digest')}; "
         f"rules.json {str(get('rules_sha256'))[:16]}…",
     ]
+    here = contract_digests()
+    theirs = dict(get("contracts") or {})
+    differ = sorted(name for name in set(here) | set(theirs) if here.get(name) != theirs.get(name))
+    lines.append(
+        "contracts: the same as this installation's"
+        if not differ
+        else f"contracts: {len(differ)} file(s) differ from this installation's: {', '.join(differ[:8])}"
+        + (" …" if len(differ) > 8 else "")
+    )
     per_api = summary.get("per_api") or {}
     for api, verdict in (manifest.get("verdicts") or {}).items():
         details = per_api.get(api, {})
