@@ -306,3 +306,42 @@ def test_fail_on_takes_stale_beside_a_level() -> None:
     assert resolve_options({}, {"CONFORMANCE_FAIL_ON": "stale"}).fail_on == "failed"
     with pytest.raises(UsageError, match="unknown level 'stael'"):
         resolve_options({"fail_on": "stael"}, {})
+
+
+FIXTURE_FAILS = """
+import pytest
+
+from session_conformance.verdict import expect
+
+
+@pytest.fixture
+def launched(client):
+    expect("TRN-R06", False, "a fixture met the defect")
+
+
+@pytest.mark.rules("TRN-R06")
+def test_uses_it(launched):
+    pass
+"""
+
+
+def test_a_rule_failure_met_in_a_fixture_is_waived_too(tmp_path: Path) -> None:
+    (tmp_path / "conftest.py").write_text('pytest_plugins = ["session_conformance.pytest_plugin"]\n')
+    (tmp_path / "test_fixture_fails.py").write_text(FIXTURE_FAILS)
+    file = waiver_file(tmp_path / "waivers.toml", "2099-12-31")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONFORMANCE_")}
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "session_conformance.reporting.plugin",
+    ]
+    command += ["--reports-dir", str(tmp_path / "reports"), "--api", "trinsic", "--waivers", str(file), "-q"]
+    done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    assert "1 waived" in done.stdout.splitlines()[-1]
+    summary = json.loads((tmp_path / "reports" / "conformance-summary.json").read_text())
+    assert next(r for r in summary["rules"] if r["id"] == RULE)["verdict"] == "waived"

@@ -811,7 +811,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 
 def _waiver_of(record: ItemRecord, failure: BaseException | None, when: str) -> Waiver | None:
-    if when != "call" or not isinstance(failure, RuleViolation) or not RUN.waivers:
+    # setup too: a fixture that meets the rule's failure fails the rule (reporting.plugin._outcome)
+    if when == "teardown" or not isinstance(failure, RuleViolation) or not RUN.waivers:
         return None
     return find_waiver(RUN.waivers, failure.rule, record.api, record.nodeid)
 

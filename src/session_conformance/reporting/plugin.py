@@ -374,7 +374,7 @@ class Reporter:
             state.warnings[report.nodeid] = list(data["warnings"])
         if report.when == "call" and isinstance(data, dict) and data.get("outcome") == "blocked":
             state.blocked[report.nodeid] = str(data.get("message") or "blocked")
-        if report.when == "call" and isinstance(data, dict) and data.get("outcome") == "waived":
+        if report.skipped and isinstance(data, dict) and data.get("outcome") == "waived":
             state.waived[report.nodeid] = waived_message(data)
         if not state.distributed and report.when == "teardown" and _allure_on(self.config):
             _finish_allure_result(
@@ -388,7 +388,7 @@ class Reporter:
             return
         if (
             not state.distributed
-            and (report.failed or (report.when == "call" and data.get("outcome") == "waived"))
+            and (report.failed or (report.skipped and data.get("outcome") == "waived"))
             and report.nodeid not in state.attached
             and _allure_on(self.config)
         ):
@@ -686,6 +686,7 @@ def verdict_lines(summary: dict[str, Any]) -> list[str]:
 def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> Any:
     """A waived failure is its own category in pytest's tally ("1 waived"), neither failed nor passed."""
     data = getattr(report, "conformance", None)
-    if report.when == "call" and isinstance(data, dict) and data.get("outcome") == "waived":
+    waived = isinstance(data, dict) and data.get("outcome") == "waived" and report.skipped
+    if waived and report.when in ("setup", "call"):
         return "waived", "w", ("WAIVED", {"yellow": True})
     return None
