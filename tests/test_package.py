@@ -193,3 +193,19 @@ def test_a_package_of_a_planted_secrets_run_holds_none_of_them(tmp_path: Path) -
     secrets[PLANTED_TOKEN] = "bearer token"
     assert leaks(unpacked, secrets) == []
     assert PLANTED_TOKEN in (tmp_path / "waivers.toml").read_text()  # planted for real
+
+
+def test_a_reports_folder_is_packaged_from_its_latest_run(tmp_path: Path) -> None:
+    (tmp_path / "w.toml").write_text(
+        f'[[waiver]]\nrule = "{RULE}"\nreason = "known"\nlink = "https://t/1"\nexpires = 2099-12-31\n'
+    )
+    base = ["run", "-n", "0", "--api", "trinsic", "--rules", RULE, "--profile", "smoke"]
+    done = cli(*base, "--faults", FAULT, "--waivers", "w.toml", cwd=tmp_path)  # reports/runs/<run>/
+    assert done.returncode == 0, done.stdout[-3000:]
+    made = cli("package", str(tmp_path / "reports"), "--output", str(tmp_path / "p.zip"))
+    assert made.returncode == 0, made.stderr
+    with zipfile.ZipFile(tmp_path / "p.zip") as zf:
+        assert "waivers.toml" in zf.namelist()  # it lives in the run's own folder
+        summary = json.loads(zf.read("conformance-summary.json"))
+    latest = json.loads((tmp_path / "reports" / "latest" / "conformance-summary.json").read_text())
+    assert summary["run"]["seed"] == latest["run"]["seed"] and summary["verdicts"] == {"trinsic": "waived"}

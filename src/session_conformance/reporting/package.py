@@ -40,9 +40,14 @@ def sha256(data: bytes) -> str:
 
 
 def _run_folder(run_dir: Path) -> Path:
-    """A reports folder publishes its newest run under ``latest``: the run itself lives there."""
-    latest = run_dir / "latest"
-    return latest.resolve() if latest.is_dir() else run_dir
+    """A reports folder publishes its newest run under ``latest``: the run itself lives there (unless
+    a run written straight into the folder, ``--reports-dir``, came after it)."""
+    latest, summary = run_dir / "latest", "conformance-summary.json"
+    if not (latest / summary).is_file():
+        return run_dir
+    if (run_dir / summary).is_file() and (run_dir / summary).read_bytes() != (latest / summary).read_bytes():
+        return run_dir
+    return latest.resolve()
 
 
 def _members(run_dir: Path) -> Iterator[tuple[str, Path]]:
