@@ -510,7 +510,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """``<family>_api``: one run per API of a family with several (Zitadel: ``[v2]``, ``[v2beta]``)."""
     for fam in FAMILIES:
         if len(fam.apis) > 1 and f"{fam.name}_api" in metafunc.fixturenames:
-            ids = [api.path_prefix.strip("/").replace("/", "-") for api in fam.apis]
+            ids = [api.name.removeprefix(f"{fam.name}-") for api in fam.apis]
             metafunc.parametrize(f"{fam.name}_api", [api.name for api in fam.apis], ids=ids)
 
 
@@ -582,7 +582,7 @@ def item_rules(item: pytest.Item, api: str | None) -> list[str]:
             if rule not in rules:
                 rules.append(str(rule))
     if api is not None and (api in APIS or api in FAMILY_NAMES):
-        rules = [r for r in rules if family(api).owns_rule(r)]
+        rules = [r for r in rules if family(api).applies(r, api)]
     return rules
 
 
