@@ -210,3 +210,15 @@ def test_connect_variants() -> None:
         detail = h.post(V2 + "GetSession", json={"sessionId": "1"}).json()["details"][0]
         assert detail["type"] == "type.googleapis.com/zitadel.v1.ErrorDetail" and "debug" not in detail
         assert h.post(V2 + "GetSession", json={"sessionId": ""}).status_code == 400
+
+
+def test_connect_absent_is_a_pre_v4_router_404() -> None:
+    with _primary(variants=["ztd-connect-absent"]) as h:
+        answer = h.post(V2 + "ListSessions", json={})
+        assert answer.status_code == 404 and answer.headers["content-type"].startswith("text/plain")
+        assert h.post("/v2/sessions/search", json={}).status_code == 200  # REST stays
+
+
+def test_an_unknown_http_method_is_a_bare_405(http: httpx.Client) -> None:
+    answer = http.request("QUERY", V2 + "GetSession", json={})
+    assert (answer.status_code, answer.headers.get("allow"), answer.content) == (405, "POST", b"")

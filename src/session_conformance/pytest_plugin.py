@@ -49,6 +49,7 @@ from session_conformance.config import (
     resolve_options,
 )
 from session_conformance.contracts import WRITE_OPERATIONS, Contracts, load_contracts, load_rules
+from session_conformance.discovery import unserved_apis
 from session_conformance.evidence import EXCHANGES, Exchange, ItemRecord, render_evidence
 from session_conformance.http import ConformanceClient
 from session_conformance.provider_state import ProviderState, ProviderStateError, ProviderStateUnknown
@@ -94,6 +95,7 @@ class _Run:
     warnings: list[str] = field(default_factory=list)  # "nodeid  [RULE] message" (controller)
     blocked: list[str] = field(default_factory=list)
     failures: list[tuple[str, str, str, str]] = field(default_factory=list)  # rule, nodeid, reason, replay
+    unserved: dict[str, str] = field(default_factory=dict)  # api -> why a live target does not serve it
 
 
 RUN = _Run()
@@ -190,6 +192,9 @@ def pytest_configure(config: pytest.Config) -> None:
             _preflight(options)
         except UsageError as exc:
             raise pytest.UsageError(f"conformance: {exc}") from None
+    if options.base_url is not None:  # every process collects, so every process knows (two requests)
+        timeout = min(options.request_timeout, 15.0)
+        RUN.unserved = unserved_apis(options.base_url, options.token, options.apis, timeout=timeout)
     if config.getoption("tbstyle", "auto") == "auto" and config.getoption("verbose", 0) <= 0:
         config.option.tbstyle = "short"  # errors (not rule failures) show where, not 2,000 lines
     _install_sigterm_handler()
@@ -310,6 +315,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         lines.append(f"conformance: only rules {', '.join(sorted(options.rules))}")
     if options.server_faults:
         lines.append(f"conformance: embedded server faults {', '.join(options.server_faults)}")
+    lines += [f"conformance: {reason}" for reason in RUN.unserved.values()]
     return lines
 
 
@@ -638,6 +644,8 @@ def pytest_collection_modifyitems(
         if options.rules is not None and not (set(record.rules) & options.rules):
             deselected.append(item)
             continue
+        if api in RUN.unserved:
+            item.add_marker(pytest.mark.skip(reason=RUN.unserved[api]))
         writes = any(op in WRITE_OPERATIONS for op in record.operations)
         if options.read_only and getattr(item, "operation_label", None) and writes:
             item.add_marker(pytest.mark.skip(reason=SKIP_REASONS["writes"]))

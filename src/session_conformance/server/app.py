@@ -27,7 +27,7 @@ def _error_for(request: Request, status: int, detail: str) -> Response:
     if path.startswith("/api/"):
         return trinsic.problem(status, detail)
     if path.startswith("/zitadel."):  # the Connect services
-        return zitadel.connect.connect_error(zitadel.CODE_OF_HTTP.get(status, 2), detail)
+        return zitadel.connect.http_error(status, detail)
     return JSONResponse({"error": detail}, status_code=status)
 
 

@@ -25,6 +25,7 @@ from session_conformance.server.zitadel import connect_faults as CF
 from session_conformance.server.zitadel import connect_variants as CV
 from session_conformance.server.zitadel.store import Instance, Store
 from session_conformance.server.zitadel.wire import (
+    CODE_OF_HTTP,
     HTTP_OF_CODE,
     INVALID_ARGUMENT,
     ApiError,
@@ -79,6 +80,13 @@ def connect_error(code: int, message: str) -> Response:
     if message:
         body["message"] = message
     return raw_response(dumps(body), HTTP_OF_CODE.get(code, 500))
+
+
+def http_error(status: int, message: str) -> Response:
+    """An error raised by HTTP status under a Connect path (``app.py``): 405 bare, else a Connect error."""
+    if status == 405:  # a method Starlette's router knows no route for (QUERY, ...): as connect-go
+        return _empty(405, {"Allow": "POST"})
+    return connect_error(CODE_OF_HTTP.get(status, 2), message)
 
 
 def _varint(value: int) -> bytes:
@@ -178,7 +186,7 @@ def routes(
     def service(beta: bool) -> Callable[[Request], Awaitable[Response]]:
         async def run(request: Request) -> Response:
             rpc = request.path_params["rpc"]
-            if rpc not in RPCS:
+            if rpc not in RPCS or CV.ABSENT in variants:  # C01: before v4 no Connect handler exists
                 return PlainTextResponse("404 page not found\n", status_code=404)
             if request.method != "POST":
                 if CF.METHOD_ERROR_BODY in faults:

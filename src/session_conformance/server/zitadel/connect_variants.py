@@ -27,3 +27,10 @@ GET_EMPTY_ID_400 = register(
     "length 1..200) instead of reaching the query (404)",
     ("ZTD-R46", "ZTD-T01"),
 )
+ABSENT = register(
+    "ztd-connect-absent",
+    "C01",
+    "no Connect transport at all, as in Zitadel before v4: every Connect path answers the router's "
+    "`404 page not found` (text/plain); the Connect APIs are skipped with the reason, never failed",
+    ("ZTD-T01", "ZTD-T02", "ZTD-T03", "ZTD-T04", "ZTD-T05", "ZTD-T06", "ZTD-X02"),
+)
