@@ -16,7 +16,7 @@ _SET = re.compile(r"^/(v2|v2beta)/sessions/([^/?]+)$")
 _CONNECT_CREATE = re.compile(r"^/zitadel\.session\.(v2|v2beta)\.SessionService/CreateSession$")
 CONNECT_APIS = frozenset({"zitadel-v2-connect", "zitadel-v2beta-connect"})
 # rules of one transport only (Connect sheet §6): 201 and rpcStatus are the gateway's; ZTD-T.. Connect's
-_REST_ONLY = frozenset({"ZTD-R02", "ZTD-R04"})
+_REST_ONLY = frozenset({"ZTD-R02", "ZTD-R04", "ZTD-X01"})  # X01: the v2/v2beta parity is run over REST
 _CONNECT_ONLY_PREFIX = "ZTD-T"
 # gRPC status code -> HTTP status (grpc-gateway HTTPStatusFromCode; fact sheet §1.3)
 HTTP_OF_GRPC: dict[int, int] = {
