@@ -12,6 +12,7 @@ import secrets
 import pytest
 
 from session_conformance.apis import API_FAMILY, APIS
+from session_conformance.apis.zitadel_connect import connect_code
 from session_conformance.contracts import WRITE_OPERATIONS, Operation, load_contracts
 from session_conformance.harness import (
     ConformanceClient,
@@ -75,8 +76,10 @@ def _check(client: ConformanceClient, op: Operation, exchange: Exchange, what: s
         body = exchange.json_or_none()
         expect(
             "ZTD-R01",
-            isinstance(body, dict) and body.get("code") == 16 and isinstance(body.get("message"), str),
-            f"{op.operation_id}: the 401 {what} is not an rpcStatus with code 16",
+            isinstance(body, dict)
+            and (body.get("code") == 16 or connect_code(body.get("code")) == 16)  # Connect: unauthenticated
+            and isinstance(body.get("message"), str),
+            f"{op.operation_id}: the 401 {what} is not an error body with code 16 (unauthenticated)",
             evidence=exchange,
         )
         expect_contract(client, exchange, op.api, op.operation_id)

@@ -73,11 +73,20 @@ def contracts_match(api: str, method: str, path: str) -> Operation | None:
         ("zitadel-v2beta", 200, False, "body", "ZTD-R07"),
         ("zitadel-v2", 401, False, "body", "ZTD-R01"),
         ("zitadel-v2", 400, False, "body", "ZTD-R04"),
+        ("zitadel-v2-connect", 200, True, "status", "ZTD-T02"),
+        ("zitadel-v2beta-connect", 400, False, "body", "ZTD-T01"),
+        ("zitadel-v2-connect", 401, False, "body", "ZTD-R01"),
     ],
 )
 def test_response_rule_table(api: str, status: int, create: bool, kind: str, rule: str) -> None:
-    assert family(api).response_rule(status, create=create, kind=kind) == rule
+    assert family(api).response_rule_of(api, status, create=create, kind=kind) == rule
 
 
 def test_api_family_map_is_derived_from_the_descriptors() -> None:
-    assert API_FAMILY == {"trinsic": "trinsic", "zitadel-v2": "zitadel", "zitadel-v2beta": "zitadel"}
+    assert API_FAMILY == {
+        "trinsic": "trinsic",
+        "zitadel-v2": "zitadel",
+        "zitadel-v2beta": "zitadel",
+        "zitadel-v2-connect": "zitadel",
+        "zitadel-v2beta-connect": "zitadel",
+    }

@@ -11,7 +11,13 @@ RULES = frozenset({"TRN-R01", "ZTD-R01"})
 
 def test_defaults_without_flags_or_environment() -> None:
     options = resolve_options({}, {})
-    assert options.apis == ("trinsic", "zitadel-v2", "zitadel-v2beta")
+    assert options.apis == (
+        "trinsic",
+        "zitadel-v2",
+        "zitadel-v2beta",
+        "zitadel-v2-connect",
+        "zitadel-v2beta-connect",
+    )
     assert options.embedded and options.profile is PROFILES["standard"]
     assert options.request_timeout == 10.0 and not options.read_only and not options.strict
 
@@ -47,7 +53,7 @@ def test_flag_wins_over_environment() -> None:
 
 def test_api_list_and_all() -> None:
     assert resolve_options({"api": "zitadel-v2beta,trinsic"}, {}).apis == ("zitadel-v2beta", "trinsic")
-    assert len(resolve_options({"api": "all"}, {}).apis) == 3
+    assert len(resolve_options({"api": "all"}, {}).apis) == 5  # Zitadel's two over REST and Connect
 
 
 @pytest.mark.parametrize(

@@ -57,7 +57,12 @@ def _zitadel(api: str, prefix: str) -> list[tuple[str, str, str, str]]:
     return [(api, f"SessionService_{name}", method, prefix + path) for name, method, path in ops]
 
 
-#: The 19 documented operations of both fact sheets: (api, operationId, method, path).
+def _connect(api: str, service: str) -> list[tuple[str, str, str, str]]:
+    names = ("CreateSession", "ListSessions", "GetSession", "SetSession", "DeleteSession")
+    return [(api, f"SessionService_{name}", "POST", f"/{service}/{name}") for name in names]
+
+
+#: The 29 documented operations (Zitadel's 10 over REST and Connect): (api, operationId, method, path).
 DOCUMENTED: tuple[tuple[str, str, str, str], ...] = (
     ("trinsic", "cancelSession", "POST", "/api/v1/sessions/{sessionId}/cancel"),
     ("trinsic", "createAdvancedProviderSession", "POST", "/api/v1/sessions/provider/advanced"),
@@ -70,10 +75,12 @@ DOCUMENTED: tuple[tuple[str, str, str, str], ...] = (
     ("trinsic", "refreshStepContent", "POST", "/api/v1/sessions/{acceptanceSessionId}/step/refresh"),
     *_zitadel("zitadel-v2", "/v2"),
     *_zitadel("zitadel-v2beta", "/v2beta"),
+    *_connect("zitadel-v2-connect", "zitadel.session.v2.SessionService"),
+    *_connect("zitadel-v2beta-connect", "zitadel.session.v2beta.SessionService"),
 )
-assert len(DOCUMENTED) == 19
+assert len(DOCUMENTED) == 29
 
-AMBIGUITY_ID = re.compile(r"^[AZ]-\d{2}$")
+AMBIGUITY_ID = re.compile(r"^([AZ]-\d{2}|C\d{2})$")  # C-nn: the Connect sheet's
 STATUS_KEY = re.compile(r"^([1-5]\d\d|[1-5]XX|default)$")
 INT_FORMAT_BOUNDS = {
     "int32": (-(2**31), 2**31 - 1),

@@ -40,17 +40,20 @@ def test_a_run_is_judged_from_its_summary_not_from_text(tmp_path: Path) -> None:
     assert not detected(missing) and missing.note
 
 
+ZITADEL_APIS = ("zitadel-v2", "zitadel-v2beta", "zitadel-v2-connect", "zitadel-v2beta-connect")
+
+
 def test_plan_limits_each_run_to_its_family_and_rule() -> None:
     faults = [Fault("trn-a", "TRN-R01", "x"), Fault("ztd-b", "ZTD-R02", "y"), Fault("trn-c", "TRN-R31", "z")]
     baselines, runs = plan(faults)
     assert [(r.label, r.apis, r.rules, r.faults) for r in runs] == [
         ("trn-a", ("trinsic",), ("TRN-R01",), ("trn-a",)),
-        ("ztd-b", ("zitadel-v2", "zitadel-v2beta"), ("ZTD-R02",), ("ztd-b",)),
+        ("ztd-b", ZITADEL_APIS, ("ZTD-R02",), ("ztd-b",)),
         ("trn-c", ("trinsic",), ("TRN-R31",), ("trn-c",)),
     ]
     assert [(b.apis, b.rules, b.faults) for b in baselines] == [
         (("trinsic",), ("TRN-R01", "TRN-R31"), ()),
-        (("zitadel-v2", "zitadel-v2beta"), ("ZTD-R02",), ()),
+        (ZITADEL_APIS, ("ZTD-R02",), ()),
     ]
     run = Run("trn-a", ("trinsic",), ("TRN-R01",), exit_code=1, failed_rules=["TRN-R01"])
     assert detected(run) and "trn-a" in render(baselines[:1], [run])

@@ -36,7 +36,7 @@ from session_conformance.verdict import RuleViolation
 def response_rule(api: str, op: Operation | None, status: int, *, kind: str = "body") -> str:
     """The rule a response fails when its status or body is not as documented (see module docstring)."""
     create = op is not None and is_create(op)
-    return family(api).response_rule(status, create=create, kind=kind)
+    return family(api).response_rule_of(api, status, create=create, kind=kind)
 
 
 def _find_nulls(value: Any, path: str = "") -> Iterator[str]:
@@ -77,9 +77,10 @@ def contract_violations(
         ]
     success = 200 <= status < 300
     fam = family(api)
-    if success and fam.create_status is not None and is_create(op) and status != fam.create_status:
-        rule = fam.response_rule(status, create=True, kind="status")
-        return [(rule, f"{label}; a successful create answers {fam.create_status}")]
+    create_status = fam.create_status_of(api)
+    if success and create_status is not None and is_create(op) and status != create_status:
+        rule = fam.response_rule_of(api, status, create=True, kind="status")
+        return [(rule, f"{label}; a successful create answers {create_status}")]
     if spec.body == "any":
         return []
     if spec.body == "empty":

@@ -417,7 +417,8 @@ def openapi_document(api: str, contracts: Contracts | None = None) -> dict[str, 
 
 # --- what an operation does ----------------------------------------------------------------------
 
-_READ_POSTS = re.compile(r"/(search|results|list)/?$")
+# reads sent as POST: REST searches, and RPC procedures named Get*/List* (Connect: every call is a POST)
+_READ_POSTS = re.compile(r"/(search|results|list)/?$|/(Get|List)[A-Z]\w*$")
 
 
 def is_write(op: Operation) -> bool:

@@ -168,7 +168,9 @@ def judged_negative(api: str, case: Any, exchange: Exchange) -> bool:
     """
     if not is_negative(case):
         return False
-    if not family(api).empty_body_is_empty_message or exchange.request_body.strip(_JSON_WHITESPACE):
+    if not family(api).reads_empty_body_as_empty_message(api) or exchange.request_body.strip(
+        _JSON_WHITESPACE
+    ):
         return True
     op = operation_of(api, case)
     if op.request_body == "none" or not op.has_def("requestBody"):
@@ -194,7 +196,7 @@ def undocumented_method_violations(
     shape — Trinsic TRN-X01 (ProblemDetails), Zitadel ZTD-R04 (``rpcStatus``, code 12 / 5)."""
     contracts = load_contracts()
     fam = family(api)
-    rule = fam.malformed_rule
+    rule = fam.undocumented_method_rule(api)
     method, status = str(case.method).upper(), exchange.status
     label = f"undocumented method {method} {case.path} answered {status}"
     if status not in UNDOCUMENTED_METHOD_STATUSES:
@@ -203,6 +205,10 @@ def undocumented_method_violations(
     if not same_path:
         return []
     op = same_path[0]
+    if not fam.transport_answer_has_body(api, status):
+        return (
+            [(rule, f"{label} with a body; this transport answers it without one")] if exchange.body else []
+        )
     try:
         body = exchange.json()
     except (ValueError, RecursionError):
@@ -211,7 +217,7 @@ def undocumented_method_violations(
         (rule, f"{label}: {redact_text(message)}")
         for message in contracts.validate(op, fam.error_def, body, strict=strict)
     ]
-    expected = fam.error_code(status)
+    expected = fam.error_code_of(api, status)
     if expected is not None and isinstance(body, dict) and "code" in body and body["code"] != expected:
         problems.append((rule, f"{label} with error code {body['code']!r}; expected {expected}"))
     return problems
@@ -225,7 +231,7 @@ def rule_for_check(
     check: str, api: str, op: Operation, status: int, *, negative: bool, description: str | None = None
 ) -> str:
     """The rule a failed Schemathesis check breaks: the family's table, else as a contract difference."""
-    rule = family(api).generic_rule(check, negative=negative, description=description)
+    rule = family(api).generic_rule_of(api, check, negative=negative, description=description)
     if rule is not None:
         return rule
     kind = {"status_code_conformance": "status", "content_type_conformance": "content_type"}.get(

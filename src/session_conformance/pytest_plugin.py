@@ -49,6 +49,7 @@ from session_conformance.config import (
     resolve_options,
 )
 from session_conformance.contracts import WRITE_OPERATIONS, Contracts, load_contracts, load_rules
+from session_conformance.discovery import unserved_apis
 from session_conformance.evidence import EXCHANGES, Exchange, ItemRecord, render_evidence
 from session_conformance.http import ConformanceClient
 from session_conformance.provider_state import ProviderState, ProviderStateError, ProviderStateUnknown
@@ -98,6 +99,7 @@ class _Run:
     blocked: list[str] = field(default_factory=list)
     failures: list[tuple[str, str, str, str]] = field(default_factory=list)  # rule, nodeid, reason, replay
     waivers: list[Waiver] = field(default_factory=list)  # --waivers, checked at configure
+    unserved: dict[str, str] = field(default_factory=dict)  # api -> why a live target does not serve it
 
 
 RUN = _Run()
@@ -203,6 +205,9 @@ def pytest_configure(config: pytest.Config) -> None:
             _preflight(options)
         except UsageError as exc:
             raise pytest.UsageError(f"conformance: {exc}") from None
+    if options.base_url is not None:  # every process collects, so every process knows (two requests)
+        timeout = min(options.request_timeout, 15.0)
+        RUN.unserved = unserved_apis(options.base_url, options.token, options.apis, timeout=timeout)
     if config.getoption("tbstyle", "auto") == "auto" and config.getoption("verbose", 0) <= 0:
         config.option.tbstyle = "short"  # errors (not rule failures) show where, not 2,000 lines
     _install_sigterm_handler()
@@ -329,6 +334,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
             f"conformance: waivers {options.waivers}: {len(RUN.waivers)} entries"
             + (f"; expired, covering nothing: {', '.join(expired)}" if expired else "")
         )
+    lines += [f"conformance: {reason}" for reason in RUN.unserved.values()]
     return lines
 
 
@@ -529,7 +535,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """``<family>_api``: one run per API of a family with several (Zitadel: ``[v2]``, ``[v2beta]``)."""
     for fam in FAMILIES:
         if len(fam.apis) > 1 and f"{fam.name}_api" in metafunc.fixturenames:
-            ids = [api.path_prefix.strip("/").replace("/", "-") for api in fam.apis]
+            ids = [api.name.removeprefix(f"{fam.name}-") for api in fam.apis]
             metafunc.parametrize(f"{fam.name}_api", [api.name for api in fam.apis], ids=ids)
 
 
@@ -601,7 +607,7 @@ def item_rules(item: pytest.Item, api: str | None) -> list[str]:
             if rule not in rules:
                 rules.append(str(rule))
     if api is not None and (api in APIS or api in FAMILY_NAMES):
-        rules = [r for r in rules if family(api).owns_rule(r)]
+        rules = [r for r in rules if family(api).applies(r, api)]
     return rules
 
 
@@ -657,6 +663,8 @@ def pytest_collection_modifyitems(
         if options.rules is not None and not (set(record.rules) & options.rules):
             deselected.append(item)
             continue
+        if api in RUN.unserved:
+            item.add_marker(pytest.mark.skip(reason=RUN.unserved[api]))
         writes = any(op in WRITE_OPERATIONS for op in record.operations)
         if options.read_only and getattr(item, "operation_label", None) and writes:
             item.add_marker(pytest.mark.skip(reason=SKIP_REASONS["writes"]))

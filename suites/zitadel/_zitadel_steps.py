@@ -1,4 +1,4 @@
-"""Steps shared by the Zitadel semantic suites (v2 and v2beta alike).
+"""Steps shared by the Zitadel semantic suites (v2 and v2beta, over REST and over Connect alike).
 
 Everything here talks to the target only through the plugin's ``ConformanceClient`` and fails a
 check only through ``session_conformance.harness`` (``expect``, ``expect_status``). Helpers that
@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from session_conformance.apis.zitadel import HTTP_OF_GRPC
+from session_conformance.apis.zitadel import HTTP_OF_GRPC, ZITADEL
+from session_conformance.apis.zitadel_connect import CONNECT_CODES, connect_code
 from session_conformance.harness import ConformanceClient, Exchange, Profile, expect, expect_status, shown
 
 INVALID_ARGUMENT, NOT_FOUND, PERMISSION_DENIED, FAILED_PRECONDITION, UNIMPLEMENTED = 3, 5, 7, 9, 12
@@ -161,45 +162,67 @@ class Session:
 
 
 class Zitadel:
-    """The five operations of one Zitadel API (``/v2`` or ``/v2beta``) through one client."""
+    """The five operations of one Zitadel API (v2 or v2beta, REST or Connect) through one client.
+
+    How each RPC is addressed (method, path, where the ID and the token go) is the descriptor's
+    (``apis/zitadel.py`` ``call``); so is what differs by transport (create status, error shape).
+    """
 
     def __init__(self, client: ConformanceClient, prefix: str, api: str) -> None:
         self.client = client
         self.prefix = prefix.rstrip("/")
         self.api = api
+        self.family = ZITADEL
+        self.connect = self.family.is_connect(api)
+        self.beta = api.startswith("zitadel-v2beta")  # v2beta's own SearchQuery members (sheet §8)
+        self.create_status: int = self.family.create_status_of(api) or 201
+        self.create_rule = "ZTD-T02" if self.connect else "ZTD-R02"  # Connect sheet §6: 200 vs 201
+        self.error_rule = "ZTD-T01" if self.connect else "ZTD-R04"  # Connect error object vs rpcStatus
 
     # raw calls
-    def path(self, session_id: str | None = None) -> str:
-        return f"{self.prefix}/sessions" + (f"/{session_id}" if session_id is not None else "")
+    def send(
+        self,
+        rpc: str,
+        *,
+        session_id: str | None = None,
+        body: Any = None,
+        token: str | None = None,
+        client: ConformanceClient | None = None,
+        **kwargs: Any,
+    ) -> Exchange:
+        """One RPC as the descriptor addresses it; ``content=`` sends raw bytes instead of the message."""
+        call = self.family.call(self.api, rpc, session_id=session_id, body=body, token=token)
+        headers = {**call.headers, **(kwargs.pop("headers", None) or {})}
+        if "content" not in kwargs:
+            kwargs["json"] = call.json
+        if call.params is not None:
+            kwargs["params"] = call.params
+        return (client or self.client).request(call.method, call.path, headers=headers or None, **kwargs)
 
     def create(self, body: Any = None, *, client: ConformanceClient | None = None, **kwargs: Any) -> Exchange:
-        if "content" not in kwargs:
-            kwargs["json"] = {} if body is None else body
-        return (client or self.client).request("POST", self.path(), **kwargs)
+        return self.send("CreateSession", body=body, client=client, **kwargs)
 
     def get(
         self, session_id: str, token: str | None = None, *, client: ConformanceClient | None = None
     ) -> Exchange:
-        params = {"sessionToken": token} if token is not None else None
-        return (client or self.client).request("GET", self.path(session_id), params=params)
+        return self.send("GetSession", session_id=session_id, token=token, client=client)
 
     def set(
         self, session_id: str, body: Any = None, *, client: ConformanceClient | None = None, **kwargs: Any
     ) -> Exchange:
-        if "content" not in kwargs:
-            kwargs["json"] = {} if body is None else body
-        return (client or self.client).request("PATCH", self.path(session_id), **kwargs)
+        return self.send("SetSession", session_id=session_id, body=body, client=client, **kwargs)
 
     def delete(
         self, session_id: str, token: str | None = None, *, client: ConformanceClient | None = None
     ) -> Exchange:
-        body = {"sessionToken": token} if token is not None else {}
-        return (client or self.client).request("DELETE", self.path(session_id), json=body)
+        return self.send("DeleteSession", session_id=session_id, token=token, client=client)
 
     def search(self, body: Any = None, *, client: ConformanceClient | None = None, **kwargs: Any) -> Exchange:
-        if "content" not in kwargs:
-            kwargs["json"] = {} if body is None else body
-        return (client or self.client).request("POST", self.path() + "/search", **kwargs)
+        return self.send("ListSessions", body=body, client=client, **kwargs)
+
+    def error_problems(self, exchange: Exchange) -> list[str]:
+        """What is wrong with an error answer's shape on this transport (ZTD-R04 / ZTD-T01)."""
+        return connect_error_problems(exchange) if self.connect else rpc_status_problems(exchange)
 
     # steps that must succeed
     def new_session(self, body: Any = None, *, rule: str | None = None) -> Session:
@@ -398,11 +421,15 @@ def ids_query(*ids: str) -> dict[str, Any]:
 
 
 def error_status(exchange: Exchange) -> tuple[int | None, str, list[Any]]:
-    """(code, message, details) of an rpcStatus body, with None/""/[] where absent or malformed."""
+    """(code, message, details) of an rpcStatus or Connect error body, with None/""/[] where absent.
+
+    A Connect code string reads as its gRPC number (``not_found`` -> 5): the semantic checks compare
+    numbers whichever transport answered; the shape itself is ZTD-R04's / ZTD-T01's.
+    """
     data = exchange.json_or_none()
     if not isinstance(data, dict):
         return None, "", []
-    code = data.get("code")
+    code = connect_code(data.get("code")) or data.get("code")
     message = data.get("message")
     details = data.get("details")
     return (
@@ -439,12 +466,68 @@ def rpc_status_problems(exchange: Exchange) -> list[str]:
     return problems
 
 
+def connect_error_problems(exchange: Exchange) -> list[str]:
+    """What is wrong with a Connect error object and its code/HTTP pairing (ZTD-T01, Connect sheet §3)."""
+    data = exchange.json_or_none()
+    if not isinstance(data, dict):
+        return ["the body is not a JSON object"]
+    problems = []
+    code = data.get("code")
+    if code not in CONNECT_CODES:
+        problems.append(f"`code` must be one of the 16 Connect code strings, got {code!r}")
+    elif HTTP_OF_GRPC[CONNECT_CODES[code]] != exchange.status:
+        problems.append(
+            f"Connect code {code} maps to HTTP {HTTP_OF_GRPC[CONNECT_CODES[code]]}, but the status is "
+            f"{exchange.status}"
+        )
+    if "message" in data and not isinstance(data["message"], str):
+        problems.append(f"`message` must be a string, got {data['message']!r}")
+    details = data.get("details", [])
+    if not isinstance(details, list) or not all(
+        isinstance(d, dict) and isinstance(d.get("type"), str) and _is_base64(d.get("value")) for d in details
+    ):
+        problems.append(
+            f"`details` must be a list of {{type, value (base64), debug?}} objects, got {details!r}"
+        )
+    unknown = sorted(set(data) - {"code", "message", "details"})
+    if unknown:
+        problems.append(f"unexpected properties {unknown} (a Connect error has code, message, details)")
+    return problems
+
+
+def connect_detail_types(exchange: Exchange) -> list[str]:
+    """The ``details[].type`` of a Connect error that carry a ``type.googleapis.com/`` prefix (C05)."""
+    data = exchange.json_or_none()
+    details = data.get("details") if isinstance(data, dict) else None
+    return [
+        d["type"]
+        for d in details or []
+        if isinstance(d, dict) and isinstance(d.get("type"), str) and "/" in d["type"]
+    ]
+
+
+def _is_base64(value: object) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        unb64(value)
+    except (binascii.Error, ValueError):
+        return False
+    return True
+
+
 def mentions(exchange: Exchange, error_id: str) -> bool:
     """True when an error answer names ``error_id`` in its message or in a detail."""
     _, message, details = error_status(exchange)
     if error_id in message:
         return True
-    return any(isinstance(d, dict) and error_id in json.dumps(d) for d in details)
+    if any(isinstance(d, dict) and error_id in json.dumps(d) for d in details):
+        return True
+    # Connect: the ID may be only in the binary detail (`value`), `debug` being optional (C06)
+    return any(
+        isinstance(d, dict) and _is_base64(d.get("value")) and error_id.encode() in unb64(d["value"])
+        for d in details
+    )
 
 
 # --- protojson output (ZTD-R07, ZTD-R08) ---------------------------------------------------------

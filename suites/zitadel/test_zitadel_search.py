@@ -171,7 +171,7 @@ def test_creation_date_query(zt: Zitadel) -> None:
 def test_creator_query(zt: Zitadel) -> None:
     made = make(zt, 2)
     mine = ids_query(*ids_of(made))
-    if zt.api == "zitadel-v2beta":
+    if zt.beta:
         exchange = zt.search({"queries": [mine, {"creatorQuery": {}}]})
         expect_status(
             "ZTD-R54",
@@ -197,7 +197,7 @@ def test_user_agent_query(zt: Zitadel) -> None:
         zt, 3, lambda i: {"userAgent": {"fingerprintId": fingerprint if i != 1 else fingerprint + "-x"}}
     )
     mine = ids_query(*ids_of(made))
-    if zt.api == "zitadel-v2beta":
+    if zt.beta:
         exchange = zt.search({"queries": [mine, {"userAgentQuery": {"fingerprintId": fingerprint}}]})
         expect_status(
             "ZTD-R55",

@@ -62,6 +62,9 @@ class ApiFamily(ABC):
     empty_body_is_empty_message: ClassVar[bool] = False  # an empty JSON body reads as {} (protojson)
     create_status: ClassVar[int | None] = None  # the one success status of a create, if documented so
     no_nulls: ClassVar[bool] = False  # success bodies never hold null (protojson leaves unset fields out)
+    optional_apis: ClassVar[frozenset[str]] = (
+        frozenset()
+    )  # APIs some releases lack (probed, skipped: ``unserved``)
 
     @abstractmethod
     def response_rule(self, status: int, *, create: bool, kind: str) -> str:
@@ -116,6 +119,44 @@ class ApiFamily(ABC):
     @abstractmethod
     def probe(self, api: str) -> Probe:
         """The pre-flight read of a live target."""
+
+    # --- per API (a family whose APIs differ in transport overrides these; Zitadel over Connect) ---
+
+    def response_rule_of(self, api: str, status: int, *, create: bool, kind: str) -> str:
+        """:meth:`response_rule` for one API of the family."""
+        return self.response_rule(status, create=create, kind=kind)
+
+    def generic_rule_of(self, api: str, check: str, *, negative: bool, description: str | None) -> str | None:
+        """:meth:`generic_rule` for one API of the family."""
+        return self.generic_rule(check, negative=negative, description=description)
+
+    def error_code_of(self, api: str, status: int) -> int | None:
+        """:meth:`error_code` for one API; None also when that answer carries no error body at all."""
+        return self.error_code(status)
+
+    def transport_answer_has_body(self, api: str, status: int) -> bool:
+        """Whether the API's own answer to an undocumented method or path (404, 405) has an error body."""
+        return True
+
+    def undocumented_method_rule(self, api: str) -> str:
+        """The rule a wrong answer to an undocumented method on a documented path breaks."""
+        return self.malformed_rule
+
+    def create_status_of(self, api: str) -> int | None:
+        """The one success status of a create on this API (``create_status`` unless it differs)."""
+        return self.create_status
+
+    def reads_empty_body_as_empty_message(self, api: str) -> bool:
+        """Whether an empty JSON body reads as ``{}`` on this API."""
+        return self.empty_body_is_empty_message
+
+    def applies(self, rule_id: str, api: str) -> bool:
+        """Whether a rule of the family is judged on this API (a transport's own rules are not on another)."""
+        return self.owns_rule(rule_id)
+
+    def unserved(self, api: str, status: int, content_type: str) -> str | None:
+        """Why a live target does not serve this API, from the answer to its probe (None: it does)."""
+        return None
 
     # --- derived ---
 

@@ -1,4 +1,4 @@
-"""The Zitadel Session Service family (v2, v2beta): rule mapping, created sessions (deleted), probe."""
+"""The Zitadel Session Service family (v2, v2beta; REST and Connect): rules, created sessions, probe."""
 
 from __future__ import annotations
 
@@ -6,12 +6,18 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from session_conformance.apis.family import Api, ApiFamily, CreatedSession, Probe
+from session_conformance.apis.zitadel_connect import Call, connect_call, connect_service, rest_call
 
 if TYPE_CHECKING:
     import httpx
 
 _CREATE = re.compile(r"^/(v2|v2beta)/sessions/?$")
 _SET = re.compile(r"^/(v2|v2beta)/sessions/([^/?]+)$")
+_CONNECT_CREATE = re.compile(r"^/zitadel\.session\.(v2|v2beta)\.SessionService/CreateSession$")
+CONNECT_APIS = frozenset({"zitadel-v2-connect", "zitadel-v2beta-connect"})
+# rules of one transport only (Connect sheet §6): 201 and rpcStatus are the gateway's; ZTD-T.. Connect's
+_REST_ONLY = frozenset({"ZTD-R02", "ZTD-R04", "ZTD-X01"})  # X01: the v2/v2beta parity is run over REST
+_CONNECT_ONLY_PREFIX = "ZTD-T"
 # gRPC status code -> HTTP status (grpc-gateway HTTPStatusFromCode; fact sheet §1.3)
 HTTP_OF_GRPC: dict[int, int] = {
     1: 499,
@@ -42,6 +48,13 @@ class Zitadel(ApiFamily):
     apis = (
         Api("zitadel-v2", "Zitadel Session Service", "2.0", "/v2"),
         Api("zitadel-v2beta", "Zitadel Session Service (beta)", "2.0-beta", "/v2beta"),
+        Api("zitadel-v2-connect", "Zitadel Session Service over Connect", "2.0", connect_service("v2")),
+        Api(
+            "zitadel-v2beta-connect",
+            "Zitadel Session Service (beta) over Connect",
+            "2.0-beta",
+            connect_service("v2beta"),
+        ),
     )
     server_package = "session_conformance.server.zitadel"
     generic_rules = (
@@ -55,6 +68,8 @@ class Zitadel(ApiFamily):
         "ZTD-R10",
         "ZTD-R50",
         "ZTD-R63",
+        "ZTD-T01",
+        "ZTD-T02",
     )
     malformed_rule = "ZTD-R04"
     error_def = "response-default"  # rpcStatus
@@ -62,6 +77,7 @@ class Zitadel(ApiFamily):
     empty_body_is_empty_message = True  # grpc-gateway decodes an empty body as {}
     create_status = 201
     no_nulls = True
+    optional_apis = CONNECT_APIS  # Zitadel before v4 has no Connect handler (C01)
 
     def response_rule(self, status: int, *, create: bool, kind: str) -> str:
         if 200 <= status < 300:
@@ -80,11 +96,73 @@ class Zitadel(ApiFamily):
     def error_code(self, status: int) -> int | None:
         return _TRANSPORT_CODES.get(status)
 
+    # --- per API: Connect differs from the gateway (Connect sheet §6) ---
+
+    def response_rule_of(self, api: str, status: int, *, create: bool, kind: str) -> str:
+        rule = self.response_rule(status, create=create, kind=kind)
+        if api not in CONNECT_APIS:
+            return rule
+        return {"ZTD-R02": "ZTD-T02", "ZTD-R04": "ZTD-T01"}.get(rule, rule)
+
+    def generic_rule_of(self, api: str, check: str, *, negative: bool, description: str | None) -> str | None:
+        rule = self.generic_rule(check, negative=negative, description=description)
+        return "ZTD-T01" if api in CONNECT_APIS and rule == "ZTD-R04" else rule
+
+    def error_code_of(self, api: str, status: int) -> int | None:
+        return None if api in CONNECT_APIS else self.error_code(status)
+
+    def transport_answer_has_body(self, api: str, status: int) -> bool:
+        # connect-go: unknown procedure 404 text/plain, wrong method 405 and media type 415 without body
+        return api not in CONNECT_APIS
+
+    def undocumented_method_rule(self, api: str) -> str:
+        return "ZTD-T04" if api in CONNECT_APIS else self.malformed_rule
+
+    def create_status_of(self, api: str) -> int | None:
+        return 200 if api in CONNECT_APIS else self.create_status
+
+    def reads_empty_body_as_empty_message(self, api: str) -> bool:
+        return api not in CONNECT_APIS  # Connect's JSON codec refuses a zero-length payload (C04)
+
+    def applies(self, rule_id: str, api: str) -> bool:
+        if not self.owns_rule(rule_id) or api not in self.api_names():
+            return self.owns_rule(rule_id)
+        if api in CONNECT_APIS:
+            return rule_id not in _REST_ONLY
+        return not rule_id.startswith(_CONNECT_ONLY_PREFIX) and rule_id != "ZTD-X02"
+
+    def unserved(self, api: str, status: int, content_type: str) -> str | None:
+        if api in CONNECT_APIS and status in (404, 405, 415) and "json" not in content_type.lower():
+            return (
+                f"{api} skipped: the target does not serve Zitadel's Connect transport (its probe answered "
+                f"{status} {content_type or 'without a Content-Type'}; Connect needs Zitadel v4+, C01)"
+            )
+        return None
+
+    def is_connect(self, api: str) -> bool:
+        return api in CONNECT_APIS
+
+    def call(
+        self,
+        api: str,
+        rpc: str,
+        *,
+        session_id: str | None = None,
+        body: Any = None,
+        token: str | None = None,
+    ) -> Call:
+        """The request that performs ``rpc`` on ``api``: how the suites address each operation."""
+        build = connect_call if api in CONNECT_APIS else rest_call
+        return build(self.api(api).path_prefix, rpc, session_id, body, token)
+
+    def api_names(self) -> frozenset[str]:
+        return frozenset(a.name for a in self.apis)
+
     def is_create(self, method: str, rel_path: str) -> bool:
-        return method.upper() == "POST" and bool(_CREATE.match(rel_path))
+        return method.upper() == "POST" and bool(_CREATE.match(rel_path) or _CONNECT_CREATE.match(rel_path))
 
     def create_path(self, api: str) -> str:
-        return f"{self.api(api).path_prefix}/sessions"
+        return self.call(api, "CreateSession").path
 
     def session_token(self, created: dict[str, Any]) -> str | None:
         token = created.get("sessionToken")
@@ -100,6 +178,17 @@ class Zitadel(ApiFamily):
 
     def end_session(self, client: httpx.Client, session: CreatedSession) -> int:
         headers = self.auth(session)
+        if session.api in CONNECT_APIS:
+            call = self.call(
+                session.api, "DeleteSession", session_id=session.session_id, token=session.session_token
+            )
+            response = client.post(call.path, headers={**headers, **call.headers}, json=call.json)
+            if response.status_code == 403 and session.session_token:
+                fallback = self.call(session.api, "DeleteSession", session_id=session.session_id)
+                response = client.post(
+                    fallback.path, headers={**headers, **fallback.headers}, json=fallback.json
+                )
+            return response.status_code
         path = f"{self.api(session.api).path_prefix}/sessions/{session.session_id}"
         body = {"sessionToken": session.session_token} if session.session_token else {}
         response = client.request("DELETE", path, headers=headers, json=body)
@@ -109,7 +198,8 @@ class Zitadel(ApiFamily):
         return response.status_code
 
     def probe(self, api: str) -> Probe:
-        return Probe("POST", f"{self.api(api).path_prefix}/sessions/search", json={"query": {"limit": 1}})
+        call = self.call(api, "ListSessions", body={"query": {"limit": 1}})
+        return Probe(call.method, call.path, json=call.json)
 
 
 ZITADEL = Zitadel()

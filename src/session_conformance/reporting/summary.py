@@ -34,7 +34,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from session_conformance.apis import API_FAMILY, APIS, RULE_PREFIXES
+from session_conformance.apis import API_FAMILY, APIS, RULE_PREFIXES, family
 from session_conformance.contracts import Contracts, load_contracts
 from session_conformance.reporting.coverage import coverage
 from session_conformance.reporting.coverage import markdown as coverage_markdown
@@ -211,8 +211,8 @@ def judge(
         api_records = [r for r in records if api in r.apis]
         results = []
         for rule_id, rule in rules.items():
-            if not rule_applies(str(rule.get("api", "")), api):
-                continue
+            if not rule_applies(str(rule.get("api", "")), api) or not family(api).applies(rule_id, api):
+                continue  # another family's, or another transport's (Zitadel REST vs Connect)
             result = RuleResult(
                 id=rule_id,
                 api=api,

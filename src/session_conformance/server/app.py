@@ -26,6 +26,8 @@ def _error_for(request: Request, status: int, detail: str) -> Response:
         return zitadel.http_error(status, detail)
     if path.startswith("/api/"):
         return trinsic.problem(status, detail)
+    if path.startswith("/zitadel."):  # the Connect services
+        return zitadel.connect.http_error(status, detail)
     return JSONResponse({"error": detail}, status_code=status)
 
 

@@ -13,11 +13,21 @@ from session_conformance.server.faults import FAULTS, Fault, FaultSet
 from session_conformance.server.trinsic import faults as trn_faults
 from session_conformance.server.trinsic import variants as trn_variants
 from session_conformance.server.variants import VARIANTS, Variant, VariantSet
+from session_conformance.server.zitadel import connect_faults as ztd_connect_faults
+from session_conformance.server.zitadel import connect_variants as ztd_connect_variants
 from session_conformance.server.zitadel import faults as ztd_faults
 from session_conformance.server.zitadel import variants as ztd_variants
 
 # the modules whose import registers faults and variants (named so that the imports are plainly used)
-REGISTRANTS = (trn_faults, trn_variants, ztd_faults, ztd_variants, hook)
+REGISTRANTS = (
+    trn_faults,
+    trn_variants,
+    ztd_faults,
+    ztd_variants,
+    ztd_connect_faults,
+    ztd_connect_variants,
+    hook,
+)
 
 
 def all_faults() -> dict[str, Fault]:

@@ -20,6 +20,7 @@ from starlette.routing import Route
 
 from session_conformance.server.state import Account, ServerState
 from session_conformance.server.variants import VariantSet
+from session_conformance.server.zitadel import connect
 from session_conformance.server.zitadel import faults as F
 from session_conformance.server.zitadel import variants as V
 from session_conformance.server.zitadel.logic import details, quoted, rendered, run_change
@@ -465,6 +466,14 @@ def routes(state: ServerState) -> list[Route]:
         ]
     for prefix, _ in PREFIXES:  # catch-alls: Starlette would otherwise answer some paths with a redirect
         out += [Route(prefix, unrouted), Route(f"{prefix}/{{rest:path}}", unrouted)]
+    rpcs = {
+        "CreateSession": create_session,
+        "GetSession": get_session,
+        "ListSessions": list_sessions,
+        "SetSession": set_session,
+        "DeleteSession": delete_session,
+    }  # the same handlers and sessions over Connect (Connect sheet §1)
+    out += connect.routes(state, store, rpcs, lambda r: _authenticate(state, r), lambda e: _error(state, e))
     return out
 
 
