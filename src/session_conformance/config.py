@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from session_conformance.apis import API_FAMILY, APIS
 from session_conformance.errors import UsageError
+from session_conformance.ratelimit import parse_rate
 
 __all__ = ["UsageError"]
 
@@ -148,6 +149,13 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "(default: no minimum)",
         metavar="PERCENT",
     ),
+    OptionSpec(
+        "--rate-limit",
+        "CONFORMANCE_RATE_LIMIT",
+        "at most N requests per second for the whole run, all workers together, e.g. 20/s "
+        "(default: no limit)",
+        metavar="N/s",
+    ),
 )
 FAIL_ON_LEVELS = ("failed", "warning")
 OPTION_BY_KEY = {spec.key: spec for spec in OPTIONS}
@@ -177,6 +185,7 @@ class Options:
     fail_on: str = "failed"
     min_coverage: float | None = None
     shard: tuple[int, int] | None = None  # (index from 1, count)
+    rate_limit: float | None = None  # requests per second, the whole run
 
     @property
     def trinsic_provider(self) -> str | None:
@@ -407,6 +416,11 @@ def resolve_options(
             )
         shard = (int(index), int(count))
 
+    rate_limit: float | None = None
+    if text("rate_limit") is not None:
+        source = _origin_label(OPTION_BY_KEY["rate_limit"], origins["rate_limit"])
+        rate_limit = parse_rate(str(text("rate_limit")), source)
+
     login, password = text("zitadel_login_name"), text("zitadel_password")
     if (login is None) != (password is None):
         raise UsageError(
@@ -435,6 +449,7 @@ def resolve_options(
         fail_on=fail_on,
         min_coverage=min_coverage,
         shard=shard,
+        rate_limit=rate_limit,
     )
 
 

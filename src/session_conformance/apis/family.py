@@ -62,6 +62,9 @@ class ApiFamily(ABC):
     empty_body_is_empty_message: ClassVar[bool] = False  # an empty JSON body reads as {} (protojson)
     create_status: ClassVar[int | None] = None  # the one success status of a create, if documented so
     no_nulls: ClassVar[bool] = False  # success bodies never hold null (protojson leaves unset fields out)
+    # non-GET operations (operationIds) a repeat answers as the first send would have: re-sent after a
+    # lost answer (retry.py); a create never is
+    repeatable_operations: ClassVar[frozenset[str]] = frozenset()
 
     @abstractmethod
     def response_rule(self, status: int, *, create: bool, kind: str) -> str:

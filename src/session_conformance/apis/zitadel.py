@@ -62,6 +62,8 @@ class Zitadel(ApiFamily):
     empty_body_is_empty_message = True  # grpc-gateway decodes an empty body as {}
     create_status = 201
     no_nulls = True
+    # the search changes nothing; a delete is idempotent (ZTD-R51: a repeat answers 200)
+    repeatable_operations = frozenset({"SessionService_ListSessions", "SessionService_DeleteSession"})
 
     def response_rule(self, status: int, *, create: bool, kind: str) -> str:
         if 200 <= status < 300:
