@@ -38,6 +38,16 @@ class ProxyStats:
     connections: int = 0
     chunks: int = 0  # client -> target chunks (about one per request)
     cuts: int = 0
+    answered: int = 0  # requests whose answer began to reach the client
+    busy_s: float = 0.0  # summed time from a request's arrival to its answer's first byte delivered
+    first: float | None = None  # monotonic time of the first request, and of the last answer
+    last: float | None = None
+
+    def in_flight(self) -> float:
+        """Requests in flight on average between the first request and the last answer (Little's law)."""
+        if self.first is None or self.last is None or self.last <= self.first:
+            return 0.0
+        return self.busy_s / (self.last - self.first)
 
 
 class FaultProxy:
@@ -129,8 +139,9 @@ class FaultProxy:
             client_w.close()
             return
         cut = asyncio.Event()  # "after" mode: drop the answer of the chunk just forwarded
-        up = asyncio.create_task(self._pipe(client_r, target_w, upstream=True, cut=cut))
-        down = asyncio.create_task(self._pipe(target_r, client_w, upstream=False, cut=cut))
+        waiting: list[float] = []  # arrival of the request that awaits its answer (HTTP/1.1: one at most)
+        up = asyncio.create_task(self._pipe(client_r, target_w, upstream=True, cut=cut, waiting=waiting))
+        down = asyncio.create_task(self._pipe(target_r, client_w, upstream=False, cut=cut, waiting=waiting))
         with contextlib.suppress(asyncio.CancelledError):  # the proxy stops
             await asyncio.wait({up, down}, return_when=asyncio.FIRST_COMPLETED)
         for task in (up, down):
@@ -146,9 +157,11 @@ class FaultProxy:
         *,
         upstream: bool,
         cut: asyncio.Event,
+        waiting: list[float],
     ) -> None:
         queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
-        sender = asyncio.create_task(self._deliver(queue, writer, upstream=upstream, cut=cut))
+        deliver = self._deliver(queue, writer, upstream=upstream, cut=cut, waiting=waiting)
+        sender = asyncio.create_task(deliver)
         try:
             while True:
                 data = await reader.read(CHUNK)
@@ -156,6 +169,11 @@ class FaultProxy:
                     break
                 if upstream:
                     self.stats.chunks += 1
+                    now = time.monotonic()
+                    if not waiting:
+                        waiting.append(now)
+                    if self.stats.first is None:
+                        self.stats.first = now
                     if self._cuts(data):
                         self.stats.cuts += 1
                         if self.cut_mode == "before":
@@ -174,6 +192,7 @@ class FaultProxy:
         *,
         upstream: bool,
         cut: asyncio.Event,
+        waiting: list[float],
     ) -> None:
         while True:
             due, data = await queue.get()
@@ -189,6 +208,11 @@ class FaultProxy:
                 return
             writer.write(data)
             await writer.drain()
+            if not upstream and waiting:
+                now = time.monotonic()
+                self.stats.answered += 1
+                self.stats.busy_s += now - waiting.pop()
+                self.stats.last = now
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -782,6 +782,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         fault = None if isinstance(failure, RuleViolation) or failure is None else transport_fault_in(failure)
         failure = fault or failure  # the network lost a request: an error of the check, never a failure
         record.outcome = "failed" if report.when == "call" and fault is None else "error"
+        if fault is not None:
+            report.user_properties.append((network.TRANSPORT_FAULT, "1"))
         record.failure_rule = failure.rule if isinstance(failure, RuleViolation) else None
         record.message = redact_text(str(failure) if failure is not None else str(report.longrepr))[:4000]
         record.replay = replay_command(item)

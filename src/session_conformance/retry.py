@@ -112,15 +112,22 @@ def backoff(attempt: int, retry_after: float | None) -> float:
     return base * (0.5 + random.random() / 2)  # jitter, not a secret
 
 
-def transport_fault_in(exc: BaseException) -> httpx.TransportError | None:
-    """The network's fault an exception is or holds (Hypothesis wraps what it re-ran in groups), if any."""
+def transport_fault_in(exc: BaseException, depth: int = 0) -> httpx.TransportError | None:
+    """The network's fault an exception is, holds or was raised from, if any.
+
+    Hypothesis wraps what it re-ran in groups, and a stateful test whose step met a fault may end in
+    Hypothesis' own error ("inconsistent data generation") raised from it.
+    """
     if isinstance(exc, httpx.TransportError):
         return exc
-    if isinstance(exc, BaseExceptionGroup):
-        for inner in exc.exceptions:
-            found = transport_fault_in(inner)
-            if found is not None:
-                return found
+    if depth > 8:
+        return None
+    inner = list(exc.exceptions) if isinstance(exc, BaseExceptionGroup) else []
+    inner += [e for e in (exc.__cause__, exc.__context__) if e is not None]
+    for candidate in inner:
+        found = transport_fault_in(candidate, depth + 1)
+        if found is not None:
+            return found
     return None
 
 
