@@ -66,8 +66,7 @@ class NetRun:
         return text + (f"  ERROR: {self.error}" if self.error else "")
 
 
-_WORKERS = re.compile(r"(?:created|initialized):\s*(\d+)/\d+ workers|\[gw(\d+)\]")
-_SUMMARY = re.compile(r"^=+ (.*(?:passed|failed|error|skipped).*) =+$", re.M)
+_SUMMARY = re.compile(r"^=* ?(\d+ (?:passed|failed|error|skipped).*? in [\d.]+s.*?) ?=*$", re.M)
 
 
 def network_run(
@@ -84,7 +83,8 @@ def network_run(
     """One ``session-conformance run --profile P`` through the proxy (``bench`` is ``bench/run.py``)."""
     run = NetRun(label, rtt_ms, cut)
     log = logs / (re.sub(r"[^\w.=-]+", "_", label) + ".log")
-    command = [sys.executable, "-m", "session_conformance.cli", "run", "--profile", profile, "-q", *extra]
+    # not -q: xdist then prints how many workers it started ("created: N/N workers")
+    command = [sys.executable, "-m", "session_conformance.cli", "run", "--profile", profile, *extra]
     with bench.BenchServer() as server, tempfile.TemporaryDirectory(prefix="bench-net-") as reports:
         proxied = rtt_ms > 0 or cut > 0
         proxy = FaultProxy(server.url, delay=rtt_ms / 2000, cut=cut, seed=18) if proxied else None

@@ -360,3 +360,22 @@ def test_suites_through_cut_connections_fail_no_rule_and_leave_nothing(
     assert judged >= 0.9 * sum(counts.values()), (counts, out)  # the rest: errors naming the fault
     token = served.env["CONFORMANCE_TOKEN"]
     assert _left_behind(served.env["CONFORMANCE_BASE_URL"], token) == [], out
+
+
+# --- how many workers ----------------------------------------------------------------------------------
+
+
+def test_workers_follow_the_round_trip_and_an_explicit_count_wins() -> None:
+    from session_conformance.network import EMBEDDED_WORKERS, MAX_WORKERS, workers_for
+    from session_conformance.runner import pytest_args
+
+    assert workers_for(None, 2) == EMBEDDED_WORKERS
+    assert workers_for(0.0003, 2) == 2  # loopback: one per core
+    assert workers_for(0.020, 2) == 6
+    assert workers_for(0.050, 2) == MAX_WORKERS  # 12 wanted, capped for memory
+    assert workers_for(0.0003, 16) == MAX_WORKERS
+    default = pytest_args([])
+    assert default[default.index("-n") + 1] == "auto"
+    for given in (["--workers", "4"], ["--workers=4"], ["-n", "4"]):
+        args = pytest_args(given)
+        assert "auto" not in args and args[args.index("-n") + 1] == "4", args

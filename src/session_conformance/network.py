@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import statistics
 import time
@@ -66,7 +65,7 @@ def workers_for(rtt: float | None, cores: int) -> int:
     """Workers that keep ``cores`` busy when each request waits ``rtt`` seconds (see the module)."""
     if rtt is None:
         return EMBEDDED_WORKERS
-    wanted = math.ceil(cores * (rtt + REQUEST_CPU_S) / REQUEST_CPU_S)
+    wanted = round(cores * (rtt + REQUEST_CPU_S) / REQUEST_CPU_S)
     return max(min(cores, MAX_WORKERS), min(wanted, MAX_WORKERS))
 
 
