@@ -379,3 +379,21 @@ def test_workers_follow_the_round_trip_and_an_explicit_count_wins() -> None:
     for given in (["--workers", "4"], ["--workers=4"], ["-n", "4"]):
         args = pytest_args(given)
         assert "auto" not in args and args[args.index("-n") + 1] == "4", args
+
+
+def test_a_workers_cleanup_lines_reach_the_summary(tmp_path: Path) -> None:
+    with EmbeddedServer() as server:
+        done = _run_pytest(
+            tmp_path,
+            LOST_CREATE.replace("client.post(", "assert 200 == client.post(").replace(
+                "json={})", "json={}).status"
+            ),
+            "-n",
+            "2",
+            "--base-url",
+            server.url,
+            "--token",
+            server.primary_token,
+        )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "ended 1 session(s) created during the run" in done.stdout, done.stdout

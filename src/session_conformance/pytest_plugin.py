@@ -64,6 +64,7 @@ __all__ = ["ITEM_RECORD", "ProviderStateError", "current_options", "run_seed"]
 ITEM_RECORD: pytest.StashKey[ItemRecord] = pytest.StashKey()
 OPTIONS_KEY: pytest.StashKey[Options] = pytest.StashKey()
 SEED_KEY = "conformance_seed"  # xdist workerinput key
+CLEANUP_KEY = "conformance_cleanup"  # xdist workeroutput key
 NEEDS = ("writes", "other_token", "provider_state", "trinsic_provider", "zitadel_user")
 CONFORMANCE_FIXTURES = frozenset(
     {
@@ -244,6 +245,12 @@ def pytest_configure_node(node: Any) -> None:
     network.configure_node(node)
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """pytest-xdist: a worker's cleanup lines (sessions ended, answers the network lost) to the summary."""
+    RUN.cleanup_report.extend(getattr(node, "workeroutput", {}).get(CLEANUP_KEY, ()))
+
+
 @pytest.hookimpl(tryfirst=True, optionalhook=True)
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     """``-n auto`` (``session-conformance run``'s default): sized from the target's round trip."""
@@ -420,6 +427,9 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     _finish_cleanup()
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # an xdist worker: its cleanup lines go to the controller's summary
+        workeroutput[CLEANUP_KEY] = list(RUN.cleanup_report)
     options = session.config.stash.get(OPTIONS_KEY, None)
     if options is not None and options.fail_on == "warning" and RUN.warnings and exitstatus == 0:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
