@@ -46,6 +46,7 @@ except ImportError:  # tox -e bench installs it; a bare venv may not have it
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import load  # bench/load.py, next to this file
+import network  # bench/network.py: the runs through a latency proxy
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVER_SCRIPT = ROOT / "bench" / "server.py"
@@ -599,7 +600,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=32, help="load-generator connections")
     parser.add_argument("--load-repeats", type=int, default=3, help="load measurements per shape (median)")
     parser.add_argument("--timeout", type=float, default=1200.0, help="seconds allowed for one run")
-    parser.add_argument("--skip", default="", help="comma-separated: schemathesis, xdist, shard, scan, load")
+    parser.add_argument(
+        "--skip", default="", help="comma-separated: schemathesis, xdist, shard, scan, load, network"
+    )
+    parser.add_argument(
+        "--only",
+        default="",
+        help="comma-separated parts to run, everything else skipped (e.g. `--only network`; "
+        "`profiles` for the per-profile runs)",
+    )
+    parser.add_argument("--network-profile", default="standard", help="profile of the runs through the proxy")
+    parser.add_argument("--rtt-ms", type=float, default=50.0, help="round trip the proxy adds (ms)")
+    parser.add_argument(
+        "--network-workers",
+        default="4,8",
+        help="-n values tried for the best setting at that round trip (comma-separated; empty: none)",
+    )
+    parser.add_argument(
+        "--network-cut", type=float, default=0.02, help="share of requests cut in the fault run (0: none)"
+    )
     parser.add_argument(
         "--uvicorn-socket",
         action="store_true",
@@ -609,6 +628,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, default=ROOT / "reports" / "bench.json")
     args = parser.parse_args(argv)
     skip = {s for s in args.skip.split(",") if s}
+    if args.only:
+        only = {s for s in args.only.split(",") if s}
+        skip |= {"schemathesis", "xdist", "shard", "scan", "load", "network"} - only
+        if "profiles" not in only:
+            args.profiles = ""
     server_args = ["--uvicorn-socket"] if args.uvicorn_socket else []
     logs = ROOT / "reports" / "bench-logs"
     logs.mkdir(parents=True, exist_ok=True)
@@ -685,13 +709,42 @@ def main(argv: Sequence[str] | None = None) -> int:
             duration=args.load_duration, connections=args.connections, repeats=args.load_repeats
         )
 
+    net_runs: list[network.NetRun] = []
+    if "network" not in skip:
+        net = partial(
+            network.network_run,
+            sys.modules[__name__],
+            args.network_profile,
+            timeout=args.timeout,
+            logs=logs,
+        )
+        name = args.network_profile
+        plan: list[tuple[str, float, list[str], float]] = [
+            (f"{name} loopback (defaults)", 0.0, [], 0.0),
+            (f"{name} {args.rtt_ms:g} ms (defaults)", args.rtt_ms, [], 0.0),
+        ]
+        plan += [
+            (f"{name} {args.rtt_ms:g} ms -n {n}", args.rtt_ms, ["-n", n], 0.0)
+            for n in args.network_workers.split(",")
+            if n
+        ]
+        if args.network_cut:
+            plan.append((f"{name} loopback, {args.network_cut:.0%} cut", 0.0, [], args.network_cut))
+        for label, rtt, extra, cut in plan:
+            say(f"- {label} ...")
+            net_runs.append(net(rtt_ms=rtt, label=label, extra=extra, cut=cut))
+            say(f"  {net_runs[-1].line()}")
+
     report = _report(results)
+    report["network"] = [asdict(run) for run in net_runs]
     report["uvicorn_socket_what_if"] = args.uvicorn_socket
     report["machine"]["busy_percent_before"] = busy
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(report, indent=2) + "\n")
     say("")
     say(_render(report, results))
+    if net_runs:
+        say(network.render(net_runs))
     say(f"\nwritten: {args.output.relative_to(ROOT) if args.output.is_relative_to(ROOT) else args.output}")
     return 0
 

@@ -18,7 +18,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from session_conformance.http import ConformanceClient, _retry_after
+from session_conformance.http import ConformanceClient
+from session_conformance.retry import TransportFault, retry_after_seconds
 from session_conformance.server.runner import EmbeddedServer
 
 PLUGIN = "session_conformance.pytest_plugin"
@@ -336,16 +337,19 @@ def test_429_is_retried_after_retry_after() -> None:
 
 
 def test_429_retries_are_bounded() -> None:
+    """Retries run out: the check errors naming the fault (a 429 is never judged as the target's answer)."""
     with _Throttled(limit=100) as app:
-        client = ConformanceClient(app.url, "t-429-test", max_429_retries=2)
-        exchange = client.get("/thing")
+        client = ConformanceClient(app.url, "t-429-test", max_attempts=3)
+        with pytest.raises(TransportFault, match="HTTP 429") as raised:
+            client.get("/thing")
         client.close()
-    assert exchange.status == 429 and exchange.attempts == 3 and app.calls == 3
+    assert app.calls == 3
+    assert raised.value.evidence.attempts == 3 and len(raised.value.evidence.retries) == 2
 
 
 def test_retry_after_forms() -> None:
-    assert _retry_after("0", 0) == 0.0
-    assert _retry_after("7", 0) == 7.0
-    assert _retry_after("100000", 0) == 30.0  # capped
-    assert _retry_after("Wed, 21 Oct 2015 07:28:00 GMT", 0) == 0.0  # a date in the past
-    assert _retry_after(None, 2) == 4.0  # no header: exponential backoff
+    assert retry_after_seconds("0") == 0.0
+    assert retry_after_seconds("7") == 7.0
+    assert retry_after_seconds("100000") == 30.0  # capped
+    assert retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # a date in the past
+    assert retry_after_seconds(None) is None  # no header: the client's own backoff

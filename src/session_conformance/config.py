@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from session_conformance.apis import API_FAMILY, APIS
 from session_conformance.errors import UsageError
+from session_conformance.ratelimit import parse_rate
 
 __all__ = ["UsageError"]
 
@@ -161,6 +162,13 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "also write the run's HTTP exchanges (masked) as a HAR 1.2 file",
         metavar="PATH",
     ),
+    OptionSpec(
+        "--rate-limit",
+        "CONFORMANCE_RATE_LIMIT",
+        "at most N requests per second for the whole run, all workers together, e.g. 20/s "
+        "(default: no limit)",
+        metavar="N/s",
+    ),
 )
 FAIL_ON_LEVELS = ("failed", "warning")
 FAIL_ON_EXTRA = ("stale",)  # not a verdict level: a waiver whose rule passed
@@ -194,6 +202,7 @@ class Options:
     waivers: str | None = None  # path of the waiver file (loaded by the pytest plugin)
     har: str | None = None  # where the run's exchanges go as HAR (reporting/har.py)
     fail_on_stale: bool = False
+    rate_limit: float | None = None  # requests per second, the whole run
 
     @property
     def trinsic_provider(self) -> str | None:
@@ -426,6 +435,11 @@ def resolve_options(
             )
         shard = (int(index), int(count))
 
+    rate_limit: float | None = None
+    if text("rate_limit") is not None:
+        source = _origin_label(OPTION_BY_KEY["rate_limit"], origins["rate_limit"])
+        rate_limit = parse_rate(str(text("rate_limit")), source)
+
     login, password = text("zitadel_login_name"), text("zitadel_password")
     if (login is None) != (password is None):
         raise UsageError(
@@ -457,6 +471,7 @@ def resolve_options(
         waivers=text("waivers"),
         har=text("har"),
         fail_on_stale="stale" in fail_on_given,
+        rate_limit=rate_limit,
     )
 
 

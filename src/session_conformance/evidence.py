@@ -34,7 +34,8 @@ class Exchange:
     api: str | None = None  # "trinsic", "zitadel-v2", ... when the path matched a contract
     operation_id: str | None = None
     error: str | None = None  # transport error (timeout, connection refused) when status is 0
-    attempts: int = 1  # > 1 when 429 answers were retried
+    attempts: int = 1  # > 1 when transient faults (429, a cut connection...) were re-sent
+    retries: list[str] = field(default_factory=list)  # one line per re-sent attempt: the fault, the wait
     raw: httpx.Response | None = field(default=None, repr=False, compare=False)
 
     # --- the response -----------------------------------------------------------------------------
@@ -104,8 +105,10 @@ class Exchange:
     def render(self) -> str:
         """Request as cURL plus the response, masked: what a failure message shows."""
         label = f" [{self.operation}]" if self.operation else ""
-        retried = f" (after {self.attempts - 1} retried 429 answer(s))" if self.attempts > 1 else ""
-        return f"request{label}:\n  {self.curl()}\nresponse{retried}:\n" + _indent(self.response_summary())
+        retried = f" (after {self.attempts - 1} re-sent attempt(s))" if self.attempts > 1 else ""
+        notes = "".join(f"\n  retry: {redact_text(line)}" for line in self.retries)
+        request = f"request{label}:\n  {self.curl()}{notes}"
+        return f"{request}\nresponse{retried}:\n" + _indent(self.response_summary())
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable, masked record (for Allure attachments and the summary)."""
@@ -121,6 +124,7 @@ class Exchange:
             "response_body": redact_body(self.body, self.content_type),
             "elapsed": round(self.elapsed, 4),
             "attempts": self.attempts,
+            "retries": [redact_text(line) for line in self.retries],
             "error": redact_text(self.error) if self.error else None,
             "curl": self._curl(url, headers, body),
         }

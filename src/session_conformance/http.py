@@ -1,17 +1,17 @@
-"""The suite's HTTP client: base URL, bearer auth, timeouts, 429 retries, recording, read-only guard.
+"""The suite's HTTP client: base URL, bearer auth, timeouts, retries of network faults, rate limit, recording.
 
 Every answer is recorded (``evidence.EXCHANGES``), its secrets registered for masking, and every
-session it creates handed to the cleanup. Judging answers is not its job (``checks``, ``harness``).
+session it creates handed to the cleanup. A transient fault (``retry.py``) is re-sent when that is safe,
+every retry noted on the exchange; otherwise it raises ``retry.TransportFault`` (an error of the check,
+never a failure). Judging answers is not its job (``checks``, ``harness``).
 """
 
 from __future__ import annotations
 
 import contextlib
-import email.utils
 import json as jsonlib
 import time
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any, Final
 from urllib.parse import urlsplit
 
@@ -27,7 +27,18 @@ from session_conformance.contracts import (
     load_contracts,
 )
 from session_conformance.evidence import EXCHANGES, Exchange, ExchangeLog
+from session_conformance.ratelimit import wait_for_slot
 from session_conformance.redaction import register_secret, remember_secrets
+from session_conformance.retry import (
+    GATEWAY_STATUSES,
+    MAX_ATTEMPTS,
+    Fault,
+    TransportFault,
+    backoff,
+    fault_of_exception,
+    fault_of_response,
+    is_repeatable,
+)
 from session_conformance.transport import make_httpx_client
 
 
@@ -38,28 +49,10 @@ class _Default:
 
 DEFAULT: Final = _Default()  # "use the client's own token"
 _UNSET: Final = object()
-MAX_429_RETRIES = 3
-MAX_RETRY_WAIT = 30.0  # seconds; a longer Retry-After is capped
 
 
 class ReadOnlyViolation(RuntimeError):
     """The suite tried to send a write while ``--read-only`` is on (a suite bug, not a target failure)."""
-
-
-def _retry_after(value: str | None, attempt: int) -> float:
-    if value:
-        value = value.strip()
-        if value.isdigit():
-            return min(float(value), MAX_RETRY_WAIT)
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            when = None
-        if when is not None:
-            if when.tzinfo is None:
-                when = when.replace(tzinfo=UTC)
-            return min(max((when - datetime.now(UTC)).total_seconds(), 0.0), MAX_RETRY_WAIT)
-    return min(float(2**attempt), MAX_RETRY_WAIT)
 
 
 class ConformanceClient:
@@ -78,7 +71,7 @@ class ConformanceClient:
         cleanup: Cleanup | None = None,
         log: ExchangeLog | None = None,
         transport: httpx.BaseTransport | None = None,
-        max_429_retries: int = MAX_429_RETRIES,
+        max_attempts: int = MAX_ATTEMPTS,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.base_path = urlsplit(self.base_url).path.rstrip("/")
@@ -91,7 +84,7 @@ class ConformanceClient:
         self.index = OperationIndex(self.contracts)
         self.cleanup = cleanup if cleanup is not None else CLEANUP
         self.log = log if log is not None else EXCHANGES
-        self.max_429_retries = max_429_retries
+        self.max_attempts = max_attempts
         self._http = make_httpx_client(self.base_url, timeout=timeout, transport=transport)
         register_secret(token)
 
@@ -123,12 +116,14 @@ class ConformanceClient:
         content: bytes | str | None = None,
         token: str | _Default | None = DEFAULT,
         timeout: float | None = None,
-        retry_429: bool = True,
+        retry: bool = True,
     ) -> Exchange:
         """Send one request; ``path`` is relative to the base URL (or absolute). Never raises for a status.
 
-        A transport error (timeout, refused connection) is raised as ``httpx.HTTPError`` after it is
-        recorded, so the test errors instead of failing a rule.
+        A transient fault is re-sent when that is safe (``retry.py``), waiting ``Retry-After`` or a short
+        backoff, all waits together within the request timeout. A fault that cannot be re-sent, or whose
+        re-sends ran out, raises ``TransportFault`` after it is recorded: the check errors, it does not
+        fail a rule. ``retry=False``: one attempt; a ``429``/gateway answer is then returned as it is.
         """
         method = method.upper()
         op = self.operation_for(method, path)
@@ -146,34 +141,94 @@ class ConformanceClient:
             kwargs["content"] = content
         if timeout is not None:
             kwargs["timeout"] = timeout
+        repeatable = is_repeatable(method, op)
+        wait_budget = timeout if timeout is not None else self.timeout
+        retries: list[str] = []
         attempt = 0
         while True:
+            attempt += 1
             request = self._http.build_request(method, path, **kwargs)
+            wait_for_slot()
             started = time.perf_counter()
+            response: httpx.Response | None = None
+            cause: httpx.HTTPError | None = None
             try:
                 response = self._http.send(request)
                 response.read()
             except httpx.HTTPError as exc:
-                exchange = self._exchange(
-                    request,
-                    None,
-                    time.perf_counter() - started,
-                    op,
-                    attempt + 1,
-                    error=f"{type(exc).__name__}: {exc}",
-                )
+                found = fault_of_exception(exc)
+                if found is None:  # not the network's (a bad URL...): as it is
+                    error = f"{type(exc).__name__}: {exc}"
+                    spent = time.perf_counter() - started
+                    self.log.record(self._exchange(request, None, spent, op, attempt, error))
+                    raise
+                fault: Fault | None = found
+                cause = exc
+            else:
+                shaped = self._api_shape(op, response)
+                fault = fault_of_response(response.status_code, response.headers, shaped)
+            elapsed = time.perf_counter() - started
+            if fault is None or (not retry and response is not None):
+                exchange = self._exchange(request, response, elapsed, op, attempt, retries=retries)
                 self.log.record(exchange)
-                raise
-            if response.status_code == 429 and retry_429 and attempt < self.max_429_retries:
-                wait = _retry_after(response.headers.get("retry-after"), attempt)
-                attempt += 1
+                self._after(exchange, bearer)
+                return exchange
+            wait = backoff(attempt, fault.retry_after)
+            safe = fault.retryable(repeatable)
+            if retry and safe and attempt < self.max_attempts and wait <= wait_budget:
+                wait_budget -= wait
+                retries.append(f"attempt {attempt}: {fault.description}; re-sent after {wait:.2f} s")
                 if wait > 0:
                     time.sleep(wait)
                 continue
-            exchange = self._exchange(request, response, time.perf_counter() - started, op, attempt + 1)
-            self.log.record(exchange)
-            self._after(exchange, bearer)
-            return exchange
+            failed = self._give_up(request, response, elapsed, op, attempt, retries, fault, safe, wait)
+            raise failed from cause
+
+    def _api_shape(self, op: Operation | None, response: httpx.Response) -> bool:
+        """Whether a gateway status came in the API's own error shape (then it is the API's answer)."""
+        if op is None or response.status_code not in GATEWAY_STATUSES:
+            return False
+        fam = family_of_api(op.api)
+        try:
+            body = jsonlib.loads(response.content)
+        except (ValueError, RecursionError):
+            return False
+        return op.has_def(fam.error_def) and not self.contracts.validate(op, fam.error_def, body)
+
+    def _give_up(
+        self,
+        request: httpx.Request,
+        response: httpx.Response | None,
+        elapsed: float,
+        op: Operation | None,
+        attempt: int,
+        retries: list[str],
+        fault: Fault,
+        safe: bool,
+        wait: float,
+    ) -> TransportFault:
+        exchange = self._exchange(request, response, elapsed, op, attempt, fault.description, retries=retries)
+        self.log.record(exchange)
+        if not safe:
+            why = "not re-sent: a repeat could answer differently, or create a second session"
+        elif attempt >= self.max_attempts:
+            why = f"still failing after {attempt} attempts"
+        else:
+            why = f"the next wait ({wait:.1f} s) would exceed the request timeout"
+        what = op.key if op is not None else f"{request.method} {request.url.path}"
+        lost_create = (
+            fault.delivered
+            and op is not None
+            and family_of_api(op.api).is_create(request.method, self._rel_path(str(request.url)))
+        )
+        if lost_create:
+            self.cleanup.lost_create(what)
+        return TransportFault(
+            f"transport fault (the network's, not a rule of the target) on {what}: "
+            f"{fault.description}; {why}",
+            exchange=exchange,
+            lost_create=lost_create,
+        )
 
     def _exchange(
         self,
@@ -183,6 +238,8 @@ class ConformanceClient:
         op: Operation | None,
         attempts: int,
         error: str | None = None,
+        *,
+        retries: list[str] | None = None,
     ) -> Exchange:
         return Exchange(
             method=request.method,
@@ -197,6 +254,7 @@ class ConformanceClient:
             operation_id=op.operation_id if op else None,
             error=error,
             attempts=attempts,
+            retries=list(retries or ()),
             raw=response,
         )
 

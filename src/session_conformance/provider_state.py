@@ -9,7 +9,9 @@ from typing import Any
 import httpx
 
 from session_conformance.evidence import EXCHANGES, Exchange, ExchangeLog
+from session_conformance.ratelimit import wait_for_slot
 from session_conformance.redaction import redact_text, register_secret, remember_secrets
+from session_conformance.retry import MAX_ATTEMPTS, TransportFault, backoff, fault_of_exception
 from session_conformance.transport import make_httpx_client
 
 
@@ -44,13 +46,21 @@ class ProviderState:
                 json={"state": name, "params": dict(params or {})},
                 headers={"Authorization": f"Bearer {bearer}"},
             )
-            started = time.perf_counter()
-            try:
-                response = http.send(request)
-            except httpx.HTTPError as exc:
-                raise ProviderStateError(
-                    f"provider state {name!r}: hook unreachable: {redact_text(str(exc))}"
-                ) from None
+            for attempt in range(1, MAX_ATTEMPTS + 1):
+                wait_for_slot()
+                started = time.perf_counter()
+                try:
+                    response = http.send(request)
+                    break
+                except httpx.HTTPError as exc:
+                    fault = fault_of_exception(exc)
+                    if fault is not None and not fault.delivered and attempt < MAX_ATTEMPTS:
+                        time.sleep(backoff(attempt, None))  # never reached the hook: safe to send again
+                        continue
+                    message = f"provider state {name!r}: hook unreachable: {redact_text(str(exc))}"
+                    if fault is not None:  # the network's: an error of the check, which runs once more
+                        raise TransportFault(f"transport fault (the network's) on the {message}") from exc
+                    raise ProviderStateError(message) from None
         exchange = Exchange(
             request.method,
             str(request.url),

@@ -28,6 +28,7 @@ import httpx
 import hypothesis
 import pytest
 
+from session_conformance import network
 from session_conformance.apis import (
     API_FAMILY,
     API_PARAMETERS,
@@ -54,6 +55,7 @@ from session_conformance.evidence import EXCHANGES, Exchange, ItemRecord, render
 from session_conformance.http import ConformanceClient
 from session_conformance.provider_state import ProviderState, ProviderStateError, ProviderStateUnknown
 from session_conformance.redaction import redact_text, register_secret
+from session_conformance.retry import transport_fault_in
 from session_conformance.sharding import cost_of, split
 from session_conformance.transport import make_httpx_client
 from session_conformance.verdict import WARNINGS, RuleViolation
@@ -66,6 +68,7 @@ __all__ = ["ITEM_RECORD", "ProviderStateError", "current_options", "current_waiv
 ITEM_RECORD: pytest.StashKey[ItemRecord] = pytest.StashKey()
 OPTIONS_KEY: pytest.StashKey[Options] = pytest.StashKey()
 SEED_KEY = "conformance_seed"  # xdist workerinput key
+CLEANUP_KEY = "conformance_cleanup"  # xdist workeroutput key
 NEEDS = ("writes", "other_token", "provider_state", "trinsic_provider", "zitadel_user")
 CONFORMANCE_FIXTURES = frozenset(
     {
@@ -95,6 +98,7 @@ class _Run:
     runtime: _Runtime | None = None
     old_sigterm: Any = None
     cleanup_report: list[str] = field(default_factory=list)
+    lost_reported: list[str] = field(default_factory=list)  # CLEANUP.lost already in the report
     warnings: list[str] = field(default_factory=list)  # "nodeid  [RULE] message" (controller)
     blocked: list[str] = field(default_factory=list)
     failures: list[tuple[str, str, str, str]] = field(default_factory=list)  # rule, nodeid, reason, replay
@@ -211,6 +215,9 @@ def pytest_configure(config: pytest.Config) -> None:
     if config.getoption("tbstyle", "auto") == "auto" and config.getoption("verbose", 0) <= 0:
         config.option.tbstyle = "short"  # errors (not rule failures) show where, not 2,000 lines
     _install_sigterm_handler()
+    network.configure(config, options)  # the --rate-limit schedule, shared with xdist workers
+    if not config.pluginmanager.has_plugin("conformance-network"):
+        config.pluginmanager.register(network.FaultViews(), "conformance-network")
     _load_optional_plugin(config, REPORTING_PLUGIN)  # <- reporting plugin hook-in (one line)
 
 
@@ -251,8 +258,25 @@ def _load_hypothesis_profile(profile: Profile, config: pytest.Config) -> None:
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node: Any) -> None:
-    """pytest-xdist: hand the run seed to every worker."""
+    """pytest-xdist: hand the run seed (and the rate limit's schedule) to every worker."""
     node.workerinput[SEED_KEY] = run_seed()
+    network.configure_node(node)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """pytest-xdist: a worker's cleanup lines (sessions ended, answers the network lost) to the summary."""
+    RUN.cleanup_report.extend(getattr(node, "workeroutput", {}).get(CLEANUP_KEY, ()))
+
+
+@pytest.hookimpl(tryfirst=True, optionalhook=True)
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """``-n auto`` (``session-conformance run``'s default): sized from the target's round trip."""
+    try:
+        options = resolve_options(_flags(config), os.environ)
+    except UsageError:
+        options = None  # pytest_configure says what is wrong, readably
+    return network.auto_workers(options)
 
 
 def _preflight(options: Options) -> None:
@@ -402,6 +426,12 @@ def _finish_cleanup() -> None:
         RUN.cleanup_report.append(f"could not end {session.api} session {session.session_id}: {reason}")
     if pending and not failures:
         RUN.cleanup_report.append(f"ended {pending} session(s) created during the run")
+    for what in CLEANUP.lost[len(RUN.lost_reported) :]:
+        RUN.lost_reported.append(what)
+        RUN.cleanup_report.append(
+            f"the network lost the answer to a create ({what}): "
+            "a session it may have made is unknown to the run"
+        )
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
@@ -422,6 +452,9 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     _finish_cleanup()
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # an xdist worker: its cleanup lines go to the controller's summary
+        workeroutput[CLEANUP_KEY] = list(RUN.cleanup_report)
     options = session.config.stash.get(OPTIONS_KEY, None)
     if options is not None and options.fail_on == "warning" and RUN.warnings and exitstatus == 0:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
@@ -783,7 +816,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         report.outcome = "skipped"
         report.longrepr = (str(item.path), item.location[1] or 0, record.message.split("\n", 1)[0][:500])
     elif report.failed:
-        record.outcome = "failed" if report.when == "call" else "error"
+        fault = None if isinstance(failure, RuleViolation) or failure is None else transport_fault_in(failure)
+        failure = fault or failure  # the network lost a request: an error of the check, never a failure
+        record.outcome = "failed" if report.when == "call" and fault is None else "error"
+        if fault is not None:
+            report.user_properties.append((network.TRANSPORT_FAULT, "1"))
         record.failure_rule = failure.rule if isinstance(failure, RuleViolation) else None
         record.message = redact_text(str(failure) if failure is not None else str(report.longrepr))[:4000]
         record.replay = replay_command(item)
@@ -792,8 +829,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             record.outcome, record.waiver = "waived", waiver.to_dict()
             report.outcome = "skipped"
             report.wasxfail = f"waived {waiver.rule} {waiver.label()}"
-        if isinstance(failure, RuleViolation) and not _wants_tracebacks(item.config):
-            # the rule's message, its evidence and the replay line: what a person needs, first
+        if (isinstance(failure, RuleViolation) or fault is not None) and not _wants_tracebacks(item.config):
+            # the rule's (or the network fault's) message, its evidence and the replay line, first
             outer = excinfo.value if excinfo is not None else failure  # Hypothesis' group carries our note
             notes = "\n".join(getattr(failure, "__notes__", None) or getattr(outer, "__notes__", None) or ())
             report.longrepr = redact_text(f"{failure}\n{notes}".strip())

@@ -30,15 +30,33 @@ def _given(args: Sequence[str], *flags: str) -> bool:
 
 
 def pytest_args(args: Sequence[str]) -> list[str]:
-    """The suites, the plugin, xdist with two workers unless told otherwise, then the user's arguments."""
+    """The suites, the plugin, xdist sized by the plugin unless told otherwise, then the user's arguments.
+
+    ``-n auto``: two workers for the embedded server; against a live target as many as its measured
+    round trip needs to keep the cores busy (``network.auto_workers``). ``--workers N`` is ``-n N``.
+    """
+    args = _workers_as_n(args)
     suites = suites_dir()
     selects = any(not arg.startswith("-") and "suites" in arg for arg in args)
     command = [] if selects else [str(suites)]
     command += ["-p", "session_conformance.pytest_plugin", "-p", "no:cacheprovider"]
     command += ["--rootdir", str(suites.parent), "-o", "addopts="]
     if not _given(args, "-n", "--numprocesses") and "no:xdist" not in args:
-        command += ["-n", "2", "--dist", "worksteal"]
+        command += ["-n", "auto", "--dist", "worksteal"]
     return [*command, *args]
+
+
+def _workers_as_n(args: Sequence[str]) -> list[str]:
+    out: list[str] = []
+    items = iter(args)
+    for arg in items:
+        if arg == "--workers":
+            out += ["-n", next(items, "auto")]
+        elif arg.startswith("--workers="):
+            out += ["-n", arg.partition("=")[2]]
+        else:
+            out.append(arg)
+    return out
 
 
 def main(args: Sequence[str]) -> int:

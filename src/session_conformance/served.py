@@ -9,13 +9,17 @@ the suites against one such server.
 from __future__ import annotations
 
 import argparse
+import collections
+import contextlib
 import os
 import re
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from types import TracebackType
+from typing import IO
 
 _PRINTED = {
     "CONFORMANCE_BASE_URL": re.compile(r"^\s*URL:\s+(\S+)"),
@@ -45,6 +49,7 @@ class ServedServer:
         self.faults = [f for f in faults if f]
         self.variants = [v for v in variants if v]
         self.env: dict[str, str] = {}
+        self.output: collections.deque[str] = collections.deque(maxlen=200)  # the last lines it printed
         self._process: subprocess.Popen[str] | None = None
 
     def command(self) -> list[str]:
@@ -74,7 +79,16 @@ class ServedServer:
                 match = pattern.match(line)
                 if match and key not in self.env:
                     self.env[key] = match.group(1)
+        # keep reading what it prints: a full pipe would block the server at its next log line (a run
+        # through cut connections makes uvicorn log every one)
+        self.output = collections.deque(seen, maxlen=200)
+        threading.Thread(target=self._drain, args=(self._process.stdout,), daemon=True).start()
         return self
+
+    def _drain(self, stream: IO[str]) -> None:
+        with contextlib.suppress(ValueError, OSError):
+            for line in stream:
+                self.output.append(line.rstrip())
 
     def stop(self) -> None:
         if self._process is not None and self._process.poll() is None:

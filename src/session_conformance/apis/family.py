@@ -65,6 +65,9 @@ class ApiFamily(ABC):
     optional_apis: ClassVar[frozenset[str]] = (
         frozenset()
     )  # APIs some releases lack (probed, skipped: ``unserved``)
+    # non-GET operations (operationIds) a repeat answers as the first send would have: re-sent after a
+    # lost answer (retry.py); a create never is
+    repeatable_operations: ClassVar[frozenset[str]] = frozenset()
 
     @abstractmethod
     def response_rule(self, status: int, *, create: bool, kind: str) -> str:

@@ -22,6 +22,8 @@ class Trinsic(ApiFamily):
     generic_rules = ("TRN-R02", "TRN-R03", "TRN-R04", "TRN-R37", "TRN-R42", "TRN-X01")
     malformed_rule = "TRN-X01"
     error_def = "response-400"  # ProblemDetails
+    # the results read changes nothing; cancel and redact are not: a repeat may answer 400
+    repeatable_operations = frozenset({"getSessionResult"})
 
     def response_rule(self, status: int, *, create: bool, kind: str) -> str:
         if kind == "enum":

@@ -78,6 +78,11 @@ class Zitadel(ApiFamily):
     create_status = 201
     no_nulls = True
     optional_apis = CONNECT_APIS  # Zitadel before v4 has no Connect handler (C01)
+    # reads change nothing (GetSession is a POST over Connect); a delete is idempotent (ZTD-R51: a repeat
+    # answers 200)
+    repeatable_operations = frozenset(
+        {"SessionService_GetSession", "SessionService_ListSessions", "SessionService_DeleteSession"}
+    )
 
     def response_rule(self, status: int, *, create: bool, kind: str) -> str:
         if 200 <= status < 300:
