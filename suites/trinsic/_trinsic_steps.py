@@ -281,6 +281,29 @@ class Trinsic:
         body["_exchange"] = exchange
         return body
 
+    def listed(
+        self, wanted: Iterable[str], params: dict[str, Any] | None = None, *, passes: int = 3, limit: int = 40
+    ) -> list[str]:
+        """The listing order of the ``wanted`` sessions (first occurrences), paging with PageSize 50.
+
+        Others may change the account while the pages are read: a session that another client removes
+        or moves shifts later ones up a page, so one of ours may be passed over. Paging stops once all
+        are seen, and starts again (up to ``passes`` times) while one is missing; the order of what was
+        found in the last pass is returned.
+        """
+        want = set(wanted)
+        order: list[str] = []
+        for _ in range(passes):
+            order = []
+            for page in range(1, limit + 1):
+                body = self.page({**(params or {}), "PageSize": 50, "Page": page})
+                order += [s["id"] for s in body["sessions"] if s["id"] in want and s["id"] not in order]
+                if len(order) == len(want) or not body["more"]:
+                    break
+            if len(order) == len(want):
+                break
+        return order
+
     def all_ids(self, params: dict[str, Any] | None = None, limit: int = 40) -> list[str]:
         """Every session ID in listing order (at most ``limit`` pages of 50)."""
         ids: list[str] = []
