@@ -266,6 +266,15 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="use the embedded server (default: a separate `serve` process reached as a live target)",
     )
+    p.add_argument(
+        "-n",
+        "--workers",
+        type=int,
+        default=0,
+        metavar="N",
+        help="run each run's suites with N pytest-xdist workers, each other's other clients (default: one "
+        "process)",
+    )
     p.set_defaults(func=_cmd_variant_matrix)
     return parser
 

@@ -1,9 +1,10 @@
 """Trinsic sessions as a state machine: random create / finish / cancel / redact / results sequences.
 
 After every step every session the run created is read back and compared with a model of what the
-documented rules say it must be; timestamps must never move backwards and ``total`` must grow by at
-least the number of sessions created (others may share the account). Redact may be refused (A-11:
-400 for a session in progress or a repeated redact) and may answer 204 (A-10, a warning).
+documented rules say it must be; timestamps must never move backwards and every ``total`` counts at
+least the run's own sessions (others may share the account: no two totals are compared). Redact may
+be refused (A-11: 400 for a session in progress or a repeated redact) and may answer 204 (A-10, a
+warning).
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from session_conformance.server import hook
+from session_conformance.server import busy, hook
 from session_conformance.server.faults import FAULTS, Fault, FaultSet
 from session_conformance.server.trinsic import faults as trn_faults
 from session_conformance.server.trinsic import variants as trn_variants
@@ -17,7 +17,7 @@ from session_conformance.server.zitadel import faults as ztd_faults
 from session_conformance.server.zitadel import variants as ztd_variants
 
 # the modules whose import registers faults and variants (named so that the imports are plainly used)
-REGISTRANTS = (trn_faults, trn_variants, ztd_faults, ztd_variants, hook)
+REGISTRANTS = (trn_faults, trn_variants, ztd_faults, ztd_variants, hook, busy)
 
 
 def all_faults() -> dict[str, Fault]:
