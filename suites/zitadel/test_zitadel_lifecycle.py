@@ -319,6 +319,47 @@ def test_delete_without_token_needs_permission(zt: Zitadel, other_client: Confor
 
 
 @pytest.mark.rules("ZTD-R45")
+@pytest.mark.needs("writes", "restricted_token")
+def test_caller_without_session_read_reads_only_its_own_sessions(
+    zt: Zitadel, restricted_client: ConformanceClient
+) -> None:
+    """Without a token, a caller of the same instance that holds neither session.read nor is the
+    creator (nor the checked user) is refused; the same caller reads the session it created itself.
+    Only such a caller can tell a missing permission check from the primary token's own permission."""
+    session = zt.new_session()
+    got = zt.get(session.id, client=restricted_client)
+    expect_status("ZTD-R45", got, 403, "GetSession without token by a caller without session.read")
+    ids, _, exchange = zt.list_ids([ids_query(session.id)], rule="ZTD-R45", client=restricted_client)
+    expect(
+        "ZTD-R45",
+        session.id not in ids,
+        f"a caller without session.read must not list another caller's session: {shown(exchange)}",
+        evidence=exchange,
+    )
+    created = zt.create({}, client=restricted_client)
+    expect_status("ZTD-R45", created, 201, "CreateSession by a caller with session.write")
+    own = (created.json_or_none() or {}).get("sessionId")
+    got = zt.get(str(own), client=restricted_client)
+    expect_status("ZTD-R45", got, 200, "GetSession without token by the session's creator")
+
+
+@pytest.mark.rules("ZTD-R49")
+@pytest.mark.needs("writes", "restricted_token")
+def test_caller_without_session_delete_needs_the_token(
+    zt: Zitadel, restricted_client: ConformanceClient
+) -> None:
+    """Without a token, a caller of the same instance without session.delete (and not the checked user)
+    may not end a session; with the session's token it may."""
+    session = zt.new_session()
+    gone = zt.delete(session.id, client=restricted_client)
+    expect_status("ZTD-R49", gone, 403, "DeleteSession without token by a caller without session.delete")
+    got = zt.get(session.id, session.token)
+    expect_status("ZTD-R49", got, 200, "GetSession after the refused DeleteSession (the session is alive)")
+    gone = zt.delete(session.id, session.token, client=restricted_client)
+    expect_status("ZTD-R49", gone, 200, "DeleteSession with the session's token by the same caller")
+
+
+@pytest.mark.rules("ZTD-R45")
 @pytest.mark.needs("writes", "other_token")
 def test_other_account_cannot_touch_the_session(zt: Zitadel, other_client: ConformanceClient) -> None:
     session = zt.new_session({"metadata": {"owner": b64("primary")}})

@@ -69,6 +69,11 @@ class EmbeddedServer:
     def other_token(self) -> str:
         return self.accounts[1].token
 
+    @property
+    def restricted_token(self) -> str:
+        """The primary instance's Zitadel caller with session.write only (``--zitadel-restricted-token``)."""
+        return self.state.restricted[0].token
+
     def start(self, timeout: float = 10.0) -> EmbeddedServer:
         def run() -> None:
             asyncio.run(self._server.serve(sockets=[self._socket]))

@@ -24,7 +24,7 @@ from session_conformance.server.zitadel import faults as F
 from session_conformance.server.zitadel import variants as V
 from session_conformance.server.zitadel.logic import details, quoted, rendered, run_change
 from session_conformance.server.zitadel.requests import Change, parse_change, parse_delete, parse_search
-from session_conformance.server.zitadel.search import count_matches, search
+from session_conformance.server.zitadel.search import count_matches, may_read, search
 from session_conformance.server.zitadel.store import (
     MAX_OLD_TOKENS,
     Instance,
@@ -106,7 +106,7 @@ def _error(state: ServerState, exc: ApiError) -> Response:
 
 def _authenticate(state: ServerState, request: Request) -> Account:
     header = request.headers.get("authorization")
-    account = state.account_for(header)
+    account = state.zitadel_caller_for(header)
     if account is not None:
         return account
     if F.NO_AUTH in state.faults:
@@ -186,6 +186,12 @@ def _verify_write_token(
     if not _token_ok(state, inst, session, token) and not (ok_fault and ok_fault in state.faults):
         message = quoted(variants, "the session token is invalid", session.id)
         raise ApiError(PERMISSION_DENIED, message, "COMMAND-sGr42")
+
+
+def _may_delete(caller: Account, session: Session) -> bool:
+    """ZTD-R49: without a token, only the checked user or a holder of session.delete ends a session."""
+    own = bool(session.user_id) and session.user_id == caller.caller_user_id
+    return own or "session.delete" in caller.permissions
 
 
 def _metadata_only(change: Change) -> bool:
@@ -303,6 +309,9 @@ def routes(state: ServerState) -> list[Route]:
             raise ApiError(
                 PERMISSION_DENIED, quoted(variants, "the session token is invalid", session_id), "QUERY-dsfr3"
             )
+        if not token and not may_read(account, session) and F.READ_WITHOUT_PERMISSION not in faults:
+            message = quoted(variants, "No matching permissions found", session_id)
+            raise ApiError(PERMISSION_DENIED, message, "AUTH-5mWD2")
         return raw_response(b'{"session":' + rendered(session, faults, variants) + b"}")
 
     def _lost_session(inst: Instance, session_id: str) -> Session | None:
@@ -413,6 +422,9 @@ def routes(state: ServerState) -> list[Route]:
                 return json_response({"details": answer})
             if token:
                 _verify_write_token(state, inst, session, token, F.DELETE_WRONG_TOKEN_OK, variants)
+            elif not _may_delete(account, session) and F.DELETE_WITHOUT_PERMISSION not in faults:
+                message = quoted(variants, "No matching permissions found", session_id)
+                raise ApiError(PERMISSION_DENIED, message, "AUTH-5mWD2")
             if F.DELETE_NOOP in faults:  # answers like a delete, ends nothing
                 answer = details(
                     inst, session.sequence, session.changed, faults, variants, created=session.created
@@ -441,7 +453,8 @@ def routes(state: ServerState) -> list[Route]:
         async def run(request: Request) -> Response:
             try:
                 account = _authenticate(state, request)  # before any validation (ZTD-R01)
-                return await handler(request, store.instance(account), account, beta)
+                # a restricted caller works in its account's instance, with its own permissions
+                return await handler(request, store.instance(state.owner_of(account)), account, beta)
             except ApiError as exc:
                 return _error(state, exc)
 

@@ -156,6 +156,17 @@ DELETE_OTHER_INSTANCE = register(
     "ZTD-R49",
     "DeleteSession without a token ends a session of another account (instance): no permission checked",
 )
+DELETE_WITHOUT_PERMISSION = register(
+    "ztd-delete-without-permission",
+    "ZTD-R49",
+    "DeleteSession without a token ends any session of the instance: session.delete is not checked",
+)
+READ_WITHOUT_PERMISSION = register(
+    "ztd-read-without-permission",
+    "ZTD-R45",
+    "GetSession without a token and ListSessions show every session of the instance: session.read is not "
+    "checked",
+)
 DELETED_STILL_READABLE = register(
     "ztd-deleted-still-readable", "ZTD-R50", "GetSession still answers 200 for a deleted session"
 )
