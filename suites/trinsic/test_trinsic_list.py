@@ -79,7 +79,9 @@ def test_accounts_see_only_their_own_sessions(
     expect(
         "TRN-R30", not still["done"], f"another account cancelled this session: {still!r}", evidence=exchange
     )
-    expect("TRN-R30", own not in theirs.listed([own]), f"the other account lists session {own}")
+    seen = theirs.listed([own, foreign])
+    expect("TRN-R30", own not in seen, f"the other account lists session {own}")
+    expect("TRN-R30", foreign in seen, f"the other account's List Sessions misses its own session {foreign}")
 
 
 @pytest.mark.rules("TRN-R31", "TRN-R50")

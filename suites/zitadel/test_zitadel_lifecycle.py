@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 from _zitadel_steps import (
     LIST_SETTLE_SECONDS,
@@ -70,6 +72,29 @@ def test_metadata_merge_on_set(zt: Zitadel) -> None:
         "ZTD-R33",
         stored == {**wanted, "other": b"o"},
         f"a second SetSession must keep the keys it does not mention, got {stored!r}",
+    )
+
+
+RACERS = 4
+
+
+@pytest.mark.rules("ZTD-R33")
+@pytest.mark.needs("writes")
+def test_simultaneous_metadata_changes_are_all_merged(zt: Zitadel) -> None:
+    """Several SetSessions at once, each setting a key of its own (by permission, no token: a rotated
+    token would refuse all but the first): each merges into what the others left, none is lost."""
+    session = zt.new_session({"metadata": {"base": b64("0")}})
+    keys = [f"racer{i}" for i in range(RACERS)]
+    with ThreadPoolExecutor(RACERS) as pool:
+        answers = list(pool.map(lambda key: zt.set(session.id, {"metadata": {key: b64(key)}}), keys))
+    for answer in answers:
+        expect_status("ZTD-R33", answer, 200, "SetSession of one metadata key, while others set theirs")
+    stored = decoded_metadata(zt.read(session.id).get("metadata")) or {}  # the token rotated meanwhile
+    lost = [key for key in keys if stored.get(key) != key.encode()]
+    expect(
+        "ZTD-R33",
+        not lost and stored.get("base") == b"0",
+        f"simultaneous SetSessions must each merge their key; lost {lost}, metadata now {sorted(stored)}",
     )
 
 

@@ -441,6 +441,8 @@ def routes(state: ServerState) -> list[Route]:
         if hosted:
             _step(state, session, P.LAUNCH_BROWSER, None)
             session.result_method = P.CAPTURE_REDIRECT
+            if F.FALLBACK_NATIVE_COLLECTION in faults and provider.collect in declared:
+                session.result_method = provider.collect
         elif (
             F.MOBILE_STEP_WRONG in faults and provider.launch == P.DEEPLINK and set(P.HOSTED_FLOW) <= declared
         ):
@@ -481,6 +483,8 @@ def routes(state: ServerState) -> list[Route]:
     async def list_sessions(request: Request, account: Account, sessions: AccountSessions) -> Response:
         order_by, direction, page_size, page = _list_params(state, request)
         items = sessions.snapshot()
+        if F.SECOND_ACCOUNT_SEES_PRIMARY in faults and account is state.accounts[1]:
+            items = _store(state).of(state.accounts[0].token).snapshot()
         if F.LIST_FOREIGN in faults:
             store = _store(state)
             items = [s for a in state.accounts for s in store.of(a.token).snapshot()]

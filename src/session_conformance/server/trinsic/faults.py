@@ -84,6 +84,11 @@ FALLBACK_NATIVE_STEP = register(
     "TRN-R17",
     "on fallback the provider's native step is returned instead of LaunchBrowser/CaptureRedirect",
 )
+FALLBACK_NATIVE_COLLECTION = register(
+    "trn-fallback-native-collection",
+    "TRN-R17",
+    "on fallback nextStep is LaunchBrowser, but resultCollection keeps the provider's method when declared",
+)
 FALLBACK_WITHOUT_REDIRECT = register(
     "trn-fallback-without-redirect", "TRN-R18", "fallbackToHostedUI is accepted without redirectUrl"
 )
@@ -161,6 +166,11 @@ CANCEL_WRONG_ERROR_CODE = register(
 )
 LIST_FOREIGN = register(
     "trn-list-foreign-sessions", "TRN-R30", "List Sessions includes the other account's sessions"
+)
+SECOND_ACCOUNT_SEES_PRIMARY = register(
+    "trn-second-account-sees-primary",
+    "TRN-R30",
+    "List Sessions of the second account lists the primary account's sessions instead of its own",
 )
 GET_FOREIGN = register("trn-get-foreign-session", "TRN-R30", "Get Session returns another account's session")
 CANCEL_FOREIGN = register(

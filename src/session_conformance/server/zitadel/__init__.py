@@ -8,6 +8,7 @@ Request handling is: authenticate (401) -> decode and validate the body (400, co
 
 from __future__ import annotations
 
+import asyncio
 import re
 import secrets
 from collections.abc import Awaitable, Callable
@@ -58,6 +59,7 @@ from session_conformance.server.zitadel.wire import (
 PROVIDER_STATES = ("zitadel user exists", "zitadel idp intent succeeded")
 PREFIXES = (("/v2", False), ("/v2beta", True))
 MAX_BODY_BYTES = 1 << 20
+RACE_WINDOW_S = 0.2  # ztd-racing-set-lost: how long a SetSession works on what it read before the lock
 LIST_LAG_NS = 400_000_000  # ztd-list-lag: how far ListSessions may trail the writes
 LIST_NEVER_CATCHES_UP_NS = (
     60_000_000_000  # ztd-list-never-catches-up: how far it trails (far beyond "briefly")
@@ -262,7 +264,7 @@ def routes(state: ServerState) -> list[Route]:
             message = quoted(variants, f"the limit must not exceed {MAX_LIMIT}", str(wanted.limit))
             raise ApiError(INVALID_ARGUMENT, message, "EMBED-L1m1t")
         with inst.lock:
-            page, total = search(inst, account, wanted, faults, variants, _list_view(inst))
+            page, total = search(inst, account, wanted, faults, variants, _list_view(inst), store.clock.now())
             chunks = [rendered(session, faults, variants) for session in page]
             events = inst.events
         if V.TOTAL_BEFORE_PERMISSION in variants:  # Z-07: other instances' matches, not readable here
@@ -272,7 +274,7 @@ def routes(state: ServerState) -> list[Route]:
                 if other is not inst
             )
         list_details: dict[str, Any] = {}
-        if total:
+        if total and not (beta and F.V2BETA_TOTAL_MISSING in faults):
             list_details["totalResult"] = str(total) if F.INT64_AS_NUMBER not in faults else total
         if events:
             list_details["processedSequence"] = str(events) if F.INT64_AS_NUMBER not in faults else events
@@ -332,8 +334,14 @@ def routes(state: ServerState) -> list[Route]:
             allow_non_positive_lifetime=F.VALIDATION_IGNORED in faults,
             read_user_agent=F.USERAGENT_CHANGED in faults,
         )
+        stale: dict[str, bytes] | None = None
+        if F.RACING_SET_LOST in faults and change.metadata and session_id in inst.sessions:
+            stale = dict(inst.sessions[session_id].metadata)  # read outside the lock, then wait
+            await asyncio.sleep(RACE_WINDOW_S)
         with inst.lock:
             session = inst.sessions.get(session_id)
+            if session is not None and stale is not None:
+                session.metadata = stale  # the other write's change is lost
             if session is None and F.SET_TERMINATED_OK in faults:
                 session = inst.tombstones.get(session_id)
             if session is None:  # deleted, evicted or never created: not an active session
@@ -374,7 +382,8 @@ def routes(state: ServerState) -> list[Route]:
                     if F.OLD_TOKEN_VALID in faults:
                         draft.old_tokens = [*draft.old_tokens, session.token][-MAX_OLD_TOKENS:]
                     draft.token = token = new_token()
-            if outcome.changed:
+            frozen = F.SECOND_SET_FROZEN in faults and draft.sequence > 1
+            if outcome.changed and not frozen:
                 draft.sequence += 1
                 draft.changed = now
                 inst.events += 1

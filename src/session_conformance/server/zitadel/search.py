@@ -76,6 +76,7 @@ def search(
     faults: FaultSet,
     variants: VariantSet | None = None,
     view: list[Session] | None = None,
+    now: int | None = None,
 ) -> tuple[list[Session], int]:
     """The page of matching sessions and the number of all matches (``view``: a lagging projection)."""
     on = variants if variants is not None else VariantSet()
@@ -85,6 +86,8 @@ def search(
         candidates = [*candidates, *inst.tombstones.values()]
     if "session.read" not in caller.permissions and F.READ_WITHOUT_PERMISSION not in faults:
         candidates = [s for s in candidates if may_read(caller, s)]  # Z-07: what the caller may read
+    if F.EXPIRED_UNLISTED in faults and now is not None:
+        candidates = [s for s in candidates if s.expiration is None or s.expiration > now]
     found = [s for s in candidates if all(match(s) for match in matchers)]
     if request.sorting == SORT_CREATION_DATE:
         ascending = request.asc and F.SORT_IGNORED not in faults
@@ -95,7 +98,8 @@ def search(
     limit = request.limit or (total if V.LIMIT_ZERO_UNBOUNDED in on else DEFAULT_LIMIT)
     if F.LIMIT_IGNORED in faults:
         limit = total
-    page = found[request.offset : request.offset + limit]
+    start = request.offset - 1 if request.offset > 0 and F.LATER_PAGES_OVERLAP in faults else request.offset
+    page = found[start : start + limit]
     return page, (len(page) if F.TOTAL_WRONG in faults else total)
 
 
