@@ -60,7 +60,7 @@ def _check(client: ConformanceClient, op: Operation, exchange: Exchange, what: s
         # 401 and 403 are both documented; which one means "token missing or invalid" is inferred
         expect_status("TRN-R02", exchange, (401, 403), f"{op.operation_id} {what} (both documented)")
         warn_status(
-            "TRN-R02",
+            "TRN-R43",
             exchange,
             401,
             f"{op.operation_id} {what} (the suite reads 401 as the answer to a missing or invalid token, "
@@ -86,13 +86,13 @@ def _check(client: ConformanceClient, op: Operation, exchange: Exchange, what: s
 
 
 @pytest.mark.parametrize(("api", "op"), _operations())
-@pytest.mark.rules("TRN-R01", "TRN-R02", "ZTD-R01")
+@pytest.mark.rules("TRN-R01", "TRN-R02", "TRN-R43", "ZTD-R01")
 def test_missing_token_is_refused(api: str, op: Operation, anon_client: ConformanceClient) -> None:
     _check(anon_client, op, _send(anon_client, op, None), "without an Authorization header")
 
 
 @pytest.mark.parametrize(("api", "op"), _operations())
-@pytest.mark.rules("TRN-R01", "TRN-R02", "ZTD-R01")
+@pytest.mark.rules("TRN-R01", "TRN-R02", "TRN-R43", "ZTD-R01")
 def test_wrong_token_is_refused(api: str, op: Operation, anon_client: ConformanceClient) -> None:
     wrong = "wrong-" + secrets.token_urlsafe(18)
     _check(anon_client, op, _send(anon_client, op, wrong), "with an unknown bearer token")

@@ -97,3 +97,29 @@ def test_no_conformant_variant_fails_a_check(tmp_path: Path) -> None:
     assert report["live"] and report["not_clean"] == [], stdout
     assert report["runs"][-1]["label"] == ALL_AT_ONCE, stdout
     assert report["ok"], stdout
+
+
+def test_workers_run_each_matrix_run_under_xdist() -> None:
+    from session_conformance.matrix import pytest_command
+
+    run = Run("trn-busy-account", ("trinsic",), (), variants=("trn-busy-account",))
+    assert "no:xdist" in pytest_command(run, profile="smoke", live=True)
+    command = pytest_command(run, profile="smoke", live=True, workers=8)
+    assert "no:xdist" not in command and command[command.index("-n") + 1] == "8"
+
+
+@pytest.mark.xdist_group("matrices")
+def test_busy_accounts_stay_clean_with_eight_workers(tmp_path: Path) -> None:
+    """Issue 17: another client writes to both accounts, and the run's eight workers to each other's."""
+    output = tmp_path / "variant-matrix.json"
+    command = [sys.executable, "-m", "session_conformance.cli", "variant-matrix", "--output", str(output)]
+    done = subprocess.run(
+        [*command, "--jobs", "1", "-n", "8", "--variants", "trn-busy-account,ztd-busy-account"],
+        capture_output=True,
+        text=True,
+        timeout=3600,
+        check=False,
+    )
+    report = json.loads(output.read_text(encoding="utf-8"))
+    assert report["workers"] == 8 and report["not_clean"] == [], done.stdout
+    assert done.returncode == 0, done.stdout

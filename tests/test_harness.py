@@ -183,3 +183,17 @@ def test_json_of_fails_the_rule_when_the_body_is_not_json(body: bytes) -> None:
 def test_json_or_none_is_the_lenient_reading() -> None:
     assert _exchange(200, b"<html/>").json_or_none() is None
     assert _exchange(200, {"a": 1}).json_or_none() == {"a": 1}
+
+
+def test_generic_problems_of_rules_that_fail_at_warning_are_warnings() -> None:
+    """TRN-X01 (inferred: invalid input is never a 5xx) warns; TRN-R04 (documented) still fails."""
+    from session_conformance.generic import raise_violations
+    from session_conformance.verdict import WARNINGS
+
+    WARNINGS.start()
+    raise_violations([("TRN-X01", "a 500")], _exchange(500), only=None, context="case")
+    assert [w.rule for w in WARNINGS.collect()] == ["TRN-X01"]
+    with pytest.raises(RuleViolation) as caught:
+        raise_violations([("TRN-X01", "a 500"), ("TRN-R04", "bad")], _exchange(500), only=None, context="c")
+    assert caught.value.rule == "TRN-R04"
+    assert [w.rule for w in WARNINGS.collect()] == ["TRN-X01"]

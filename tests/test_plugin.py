@@ -353,3 +353,16 @@ def test_retry_after_forms() -> None:
     assert retry_after_seconds("100000") == 30.0  # capped
     assert retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # a date in the past
     assert retry_after_seconds(None) is None  # no header: the client's own backoff
+
+
+def test_restricted_token_checks_skip_naming_the_option_on_a_live_target() -> None:
+    from session_conformance.config import Options
+    from session_conformance.pytest_plugin import SKIP_REASONS, _missing
+
+    live = Options(base_url="https://staging.example", token="t")
+    assert _missing("restricted_token", live)
+    given = Options(base_url="https://x", token="t", zitadel_restricted_token="r")
+    assert not _missing("restricted_token", given)
+    assert not _missing("restricted_token", Options())  # the embedded server offers such a caller
+    option = "--zitadel-restricted-token / CONFORMANCE_ZITADEL_RESTRICTED_TOKEN"
+    assert option in SKIP_REASONS["restricted_token"]

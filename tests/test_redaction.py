@@ -195,3 +195,29 @@ def test_remember_secrets_registers_what_redact_json_would(value: object) -> Non
     SECRETS.clear()
     redact_json(value)
     assert remembered == SECRETS._values
+
+
+def test_media_types_and_enum_values_in_identity_objects_stay_readable() -> None:
+    """A media type or a document kind is no one's personal data: readable inside identity objects,
+    and not remembered as a secret (else it is masked in every later message, the one under test too)."""
+    body = {
+        "provider": "g-brazil-digital-cnh",
+        "providerInput": {
+            "brazilDigitalCnh": {
+                "cpfNumber": "12345678909",
+                "digitalCnhFile": "JVBERi0xLjQK",
+                "digitalCnhFileContentType": "image/gif",
+            }
+        },
+        "identityData": {"document": {"type": "Passport", "number": "X1234567"}, "person": {"sex": "Female"}},
+    }
+    masked = redact_json(body)
+    cnh = masked["providerInput"]["brazilDigitalCnh"]
+    assert cnh == {"cpfNumber": MASK, "digitalCnhFile": MASK, "digitalCnhFileContentType": "image/gif"}
+    identity = masked["identityData"]
+    assert identity == {"document": {"type": "Passport", "number": MASK}, "person": {"sex": MASK}}
+    message = '[TRN-R39] digitalCnhFileContentType "image/gif" should answer 400'
+    assert redact_text(message) == message
+    assert "12345678909" not in redact_text("cpf 12345678909 leaked")  # the personal values stay secret
+    remember_secrets({"providerInput": {"x": {"mimeType": "application/pdf", "lastName": "Lovelace"}}})
+    assert redact_text("application/pdf for Lovelace") == f"application/pdf for {MASK}"

@@ -380,22 +380,22 @@ def test_label_plan_groups_api_operation_rule_and_shows_choices() -> None:
     plan = plan_labels(
         apis=["trinsic"],
         operations=[op.operation_id],
-        rules=["TRN-R01", "TRN-R31"],
+        rules=["TRN-R01", "TRN-R50"],
         catalogue=catalogue,
         contracts=contracts,
         link_base="contracts/",
     )
     assert plan.values("epic") == ["trinsic"]
     assert plan.values("feature") == [op.operation_id]
-    assert [s.split(":")[0] for s in plan.values("story")] == ["TRN-R01", "TRN-R31"]
-    assert plan.values("rule") == ["TRN-R01", "TRN-R31"]
+    assert [s.split(":")[0] for s in plan.values("story")] == ["TRN-R01", "TRN-R50"]
+    assert plan.values("rule") == ["TRN-R01", "TRN-R50"]
     assert "inferred-rule" in plan.values("tag")
     assert plan.severity == "blocker"
     assert [link.url for link in plan.links] == [
         f"contracts/trinsic/{op.operation_id}.json",
         "contracts/rules.json",
     ]
-    assert "TRN-R31" in plan.description and "inferred" in plan.description
+    assert "TRN-R50" in plan.description and "inferred" in plan.description
     assert "Choices made by the suite" in plan.description
     assert f"`trinsic/{op.operation_id}`" in plan.description
 
@@ -404,9 +404,9 @@ def test_severity_scheme() -> None:
     catalogue = load_rules()
     assert rule_severity("TRN-R01", catalogue["TRN-R01"]) == "blocker"
     assert rule_severity("ZTD-R38", catalogue["ZTD-R38"]) == "critical"
-    assert rule_severity("TRN-R31", catalogue["TRN-R31"]) == "minor"  # inferred
+    assert rule_severity("TRN-R50", catalogue["TRN-R50"]) == "minor"  # inferred
     assert rule_severity("TRN-R32", catalogue["TRN-R32"]) == "normal"
-    assert severity_of(["TRN-R31", "ZTD-R38"], catalogue) == "critical"
+    assert severity_of(["TRN-R50", "ZTD-R38"], catalogue) == "critical"
     assert severity_of([], catalogue) == "normal"
 
 

@@ -49,3 +49,25 @@ def test_a_rule_without_its_metadata_fails_the_lint(tmp_path: Path) -> None:
     problems = lint(suites_dir(), rules=load_rules(root))
     assert any("`severity` missing" in p for p in problems), problems
     assert any("needs fails_at" in p for p in problems), problems
+
+
+def test_an_inferred_rule_that_fails_hard_fails_the_lint() -> None:
+    """Issue 9/17: the suite's reading of an inferred fact is at most a warning."""
+    rules = dict(load_rules())  # a copy: the catalogue itself stays as it is
+    rules["TRN-R36"] = {**rules["TRN-R36"], "fails_at": "failed"}  # inferred: true
+    problems = lint(suites_dir(), rules=rules)
+    assert any("TRN-R36: an inferred rule fails at warning at most" in p for p in problems), problems
+    assert not [r for r in load_rules().values() if r["inferred"] and r.get("fails_at") == "failed"]
+
+
+def test_suite_helpers_that_fail_their_rule_argument_count_as_failing(tmp_path: Path) -> None:
+    """``expect_rejected(RULE, ...)`` and ``rule=RULE`` fail RULE as ``expect`` does."""
+    planted = tmp_path / "test_planted.py"
+    planted.write_text(
+        "def test_x(trn, exchange):\n    expect_rejected('TRN-R18', exchange, 'x')\n"
+        "    trn.session('id', rule='TRN-R36')\n",
+        encoding="utf-8",
+    )
+    problems = lint(suites_dir(), [*suite_files(suites_dir()), planted])
+    assert any("test_planted.py:2: fails TRN-R18" in p for p in problems), problems
+    assert any("test_planted.py:3: fails TRN-R36" in p for p in problems), problems

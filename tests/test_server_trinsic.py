@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import uuid
 import warnings
 from collections.abc import Iterator
@@ -453,6 +454,7 @@ def observe(faults: tuple[str, ...]) -> list[Any]:
                         seen.append(
                             (label, "updated-created", s["updated"] >= s["created"])
                         )  # a difference crosses second boundaries
+                        seen.append((label, "unix-seconds", abs(s["created"] - time.time()) < 86_400))
                 step = body.get("nextStep")
                 if isinstance(step, dict) and step.get("refresh"):
                     info = step["refresh"]
@@ -544,6 +546,18 @@ def observe(faults: tuple[str, ...]) -> list[Any]:
                 json={
                     "provider": "conformance-test-mobile",
                     "capabilities": HOSTED_FLOW,
+                    "redirectUrl": REDIRECT,
+                    "fallbackToHostedUI": True,
+                },
+            ),
+        )
+        note(
+            "adv-fallback-own-collection",
+            c.post(
+                f"{P}/provider/advanced",
+                json={
+                    "provider": "conformance-test-mobile",
+                    "capabilities": [*HOSTED_FLOW, "PollResult"],
                     "redirectUrl": REDIRECT,
                     "fallbackToHostedUI": True,
                 },

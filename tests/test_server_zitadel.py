@@ -153,6 +153,13 @@ def anon(server: EmbeddedServer) -> Iterator[httpx.Client]:
         yield client
 
 
+@pytest.fixture(scope="module")
+def rst(server: EmbeddedServer) -> Iterator[httpx.Client]:
+    """The primary instance's restricted caller (session.write only)."""
+    with client_for(server, server.restricted_token) as client:
+        yield client
+
+
 def hook(client: httpx.Client, name: str, **params: Any) -> dict[str, Any]:
     response = client.post(HOOK_PATH, json={"state": name, "params": params})
     assert response.status_code == 200, response.text
@@ -927,6 +934,7 @@ class Probe:
     pri: httpx.Client
     sec: httpx.Client
     anon: httpx.Client
+    rst: httpx.Client | None = None  # the restricted caller (session.write only)
 
     def user(self) -> dict[str, Any]:
         return new_user(self.pri)
@@ -1043,6 +1051,40 @@ def _verified_at_kept(p: Probe) -> bool:
         assert p.pri.patch(f"{V2}/{sid}", json=check).status_code == 200
         times.append(get(p.pri, sid).json()["session"]["factors"]["password"]["verifiedAt"])
     return times[0] == times[1]
+
+
+def _racing_set_lost(p: Probe) -> bool:
+    sid = p.new()["sessionId"]
+    keys = ["a", "b", "c"]
+    with ThreadPoolExecutor(len(keys)) as pool:
+        list(pool.map(lambda k: p.pri.patch(f"{V2}/{sid}", json={"metadata": {k: b64(k)}}), keys))
+    return len(get(p.pri, sid).json()["session"].get("metadata", {})) != len(keys)
+
+
+def _second_set_frozen(p: Probe) -> bool:
+    sid = p.new()["sessionId"]
+    first = p.pri.patch(f"{V2}/{sid}", json={"metadata": {"a": b64("1")}}).json()["details"]
+    second = p.pri.patch(f"{V2}/{sid}", json={"metadata": {"b": b64("2")}}).json()["details"]
+    return second["sequence"] == first["sequence"]
+
+
+def _later_pages_overlap(p: Probe) -> bool:
+    two = _two(p)
+    second = _found(p, [ids(*two)], sortingColumn=1, query={"asc": True, "offset": "1", "limit": 1})
+    return second != two[1:]
+
+
+def _v2beta_total_missing(p: Probe) -> bool:
+    sid = p.new(base=BETA)["sessionId"]
+    answer = p.pri.post(f"{BETA}/search", json={"queries": [ids(sid)]}).json()
+    return "totalResult" not in answer["details"]
+
+
+def _delete_without_permission(p: Probe) -> bool:
+    assert p.rst is not None
+    sid = p.new()["sessionId"]
+    p.rst.request("DELETE", f"{V2}/{sid}", json={})
+    return get(p.pri, sid).status_code == 404
 
 
 def _delete_noop(p: Probe) -> bool:
@@ -1182,6 +1224,17 @@ PROBES: dict[str, Callable[[Probe], bool]] = {
         != "2"
     ),
     "ztd-deleted-listed": lambda p: _found(p, [ids(sid := _deleted(p)["sessionId"])]) == [sid],
+    "ztd-expired-unlisted": lambda p: (
+        _found(p, [ids(sid := p.new({"lifetime": "0.000000001s"})["sessionId"])]) != [sid]
+    ),
+    "ztd-racing-set-lost": _racing_set_lost,
+    "ztd-second-set-frozen": _second_set_frozen,
+    "ztd-later-pages-overlap": _later_pages_overlap,
+    "ztd-v2beta-total-missing": _v2beta_total_missing,
+    "ztd-read-without-permission": lambda p: (
+        p.rst is not None and get(p.rst, p.new()["sessionId"]).status_code == 200
+    ),
+    "ztd-delete-without-permission": _delete_without_permission,
     "ztd-v2beta-differs": lambda p: "sessionToken" in _rotated(p, {}, BETA)[1],
 }
 
@@ -1194,15 +1247,18 @@ def test_every_fault_has_a_probe() -> None:
 
 
 @pytest.mark.parametrize("name", ZTD_FAULTS)
-def test_fault_changes_behaviour(name: str, pri: httpx.Client, sec: httpx.Client, anon: httpx.Client) -> None:
-    assert not PROBES[name](Probe(pri, sec, anon)), f"the conformant server already shows {name}"
+def test_fault_changes_behaviour(
+    name: str, pri: httpx.Client, sec: httpx.Client, anon: httpx.Client, rst: httpx.Client
+) -> None:
+    assert not PROBES[name](Probe(pri, sec, anon, rst)), f"the conformant server already shows {name}"
     with (
         EmbeddedServer(faults=[name]) as faulty,
         client_for(faulty, faulty.primary_token) as fp,
         client_for(faulty, faulty.other_token) as fs,
         client_for(faulty, None) as fa,
+        client_for(faulty, faulty.restricted_token) as fr,
     ):
-        assert PROBES[name](Probe(fp, fs, fa)), f"{name} does not change what the probe observes"
+        assert PROBES[name](Probe(fp, fs, fa, fr)), f"{name} does not change what the probe observes"
 
 
 # --- variants: each one is another legitimate reading, observable by a scripted client ---------------

@@ -57,6 +57,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     print(f"  URL:                {server.url}")
     print(f"  primary token:      {primary.token}")
     print(f"  other token:        {other.token}")
+    print(f"  restricted token:   {server.restricted_token}  (Zitadel: session.write only)")
     print(f"  provider-state URL: {server.hook_url}")
     providers = ",".join(EMBEDDED_TRINSIC_PROVIDERS)
     print(f"  Trinsic providers:  {providers}")
@@ -68,11 +69,13 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     print("  Point the suite at it with:")
     print(f"    CONFORMANCE_BASE_URL={server.url} CONFORMANCE_TOKEN={primary.token} \\")
     print(f"    CONFORMANCE_OTHER_TOKEN={other.token} CONFORMANCE_PROVIDER_STATE_URL={server.hook_url} \\")
-    print(f"    CONFORMANCE_TRINSIC_PROVIDER={providers}")
+    print(f"    CONFORMANCE_TRINSIC_PROVIDER={providers} \\")
+    print(f"    CONFORMANCE_ZITADEL_RESTRICTED_TOKEN={server.restricted_token}")
     print("  or run every check against it in one line:")
     print(
         f"    session-conformance run --base-url {server.url} --token {primary.token} "
-        f"--other-token {other.token} --provider-state-url {server.hook_url} --trinsic-provider {providers}"
+        f"--other-token {other.token} --provider-state-url {server.hook_url} --trinsic-provider {providers} "
+        f"--zitadel-restricted-token {server.restricted_token}"
     )
     sys.stdout.flush()
     with contextlib.suppress(KeyboardInterrupt):
@@ -331,6 +334,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--embedded",
         action="store_true",
         help="use the embedded server (default: a separate `serve` process reached as a live target)",
+    )
+    p.add_argument(
+        "-n",
+        "--workers",
+        type=int,
+        default=0,
+        metavar="N",
+        help="run each run's suites with N pytest-xdist workers, each other's other clients (default: one "
+        "process)",
     )
     p.set_defaults(func=_cmd_variant_matrix)
     return parser

@@ -101,6 +101,13 @@ OPTIONS: tuple[OptionSpec, ...] = (
     OptionSpec(
         "--zitadel-password", "CONFORMANCE_ZITADEL_PASSWORD", "password of that user", metavar="PASSWORD"
     ),
+    OptionSpec(
+        "--zitadel-restricted-token",
+        "CONFORMANCE_ZITADEL_RESTRICTED_TOKEN",
+        "bearer token of a caller in the primary account's Zitadel instance that holds session.write but "
+        "neither session.read nor session.delete",
+        metavar="TOKEN",
+    ),
     OptionSpec("--profile", "CONFORMANCE_PROFILE", "example budget: smoke, standard or deep", metavar="NAME"),
     OptionSpec(
         "--read-only", "CONFORMANCE_READ_ONLY", "send nothing that creates, changes or deletes", boolean=True
@@ -189,6 +196,7 @@ class Options:
     trinsic_providers: tuple[str, ...] = ()
     zitadel_login_name: str | None = field(default=None, repr=False)
     zitadel_password: str | None = field(default=None, repr=False)
+    zitadel_restricted_token: str | None = field(default=None, repr=False)
     profile: Profile = PROFILES[DEFAULT_PROFILE]
     read_only: bool = False
     strict: bool = False
@@ -237,6 +245,7 @@ class Target:
     rules: frozenset[str] | None = None
     server_faults: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
+    zitadel_restricted_token: str | None = field(default=None, repr=False)
 
     @property
     def trinsic_provider(self) -> str | None:
@@ -456,6 +465,7 @@ def resolve_options(
         trinsic_providers=tuple(_split(text("trinsic_provider"))),
         zitadel_login_name=login,
         zitadel_password=password,
+        zitadel_restricted_token=text("zitadel_restricted_token"),
         profile=PROFILES[profile_name],
         read_only=_bool(OPTION_BY_KEY["read_only"], values["read_only"], origins["read_only"]),
         strict=_bool(
@@ -494,6 +504,7 @@ def live_target(options: Options) -> Target:
         request_timeout=options.request_timeout,
         rules=options.rules,
         server_faults=(),
+        zitadel_restricted_token=options.zitadel_restricted_token,
     )
 
 
@@ -505,6 +516,7 @@ def embedded_target(
     other_token: str,
     hook_url: str,
     trinsic_providers: tuple[str, ...],
+    restricted_token: str | None = None,
 ) -> Target:
     """The ``Target`` of a run against the embedded server; explicit options still win where they apply."""
     return Target(
@@ -523,4 +535,5 @@ def embedded_target(
         request_timeout=options.request_timeout,
         rules=options.rules,
         server_faults=options.server_faults,
+        zitadel_restricted_token=options.zitadel_restricted_token or restricted_token,
     )

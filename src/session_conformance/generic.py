@@ -8,7 +8,7 @@ Check → rule mapping (each family's ``generic_rule``; the table is in docs/dec
 - ``negative_data_rejection``: TRN-X01; ZTD-R09 (wrong type or format) / ZTD-R10 (a constraint);
 - ``status_code_conformance``, ``content_type_conformance``, ``response_schema_conformance``:
   ``checks.response_rule`` (as the contract check);
-- ``use_after_free``: ZTD-R50; ``ensure_resource_availability``: TRN-R37 / ZTD-R63;
+- ``use_after_free``: ZTD-R50; ``ensure_resource_availability``: TRN-R51 / ZTD-R63;
 - our contract check (``checks.contract_violations``): TRN-R04/R02/R03/R42, ZTD-R02/R03/R07/R08/R01/R04.
 """
 
@@ -39,6 +39,7 @@ from session_conformance.contracts import (
     WRITE_OPERATIONS,
     Operation,
     load_contracts,
+    load_rules,
     openapi_document,
 )
 from session_conformance.evidence import Exchange
@@ -46,7 +47,7 @@ from session_conformance.http import ConformanceClient
 from session_conformance.links import SESSION_PATH_PARAMETERS, add_links
 from session_conformance.redaction import redact_text
 from session_conformance.stcodes import tag
-from session_conformance.verdict import RuleViolation
+from session_conformance.verdict import RuleViolation, warn
 
 CheckFunction = Callable[..., Any]
 POSITIVE_CHECKS: tuple[CheckFunction, ...] = (
@@ -272,7 +273,7 @@ def _check_name(failure: Failure, default: str) -> str:
 def _judged_by_rule(check: str, case: Any) -> bool:
     """Whether a failed Schemathesis check is a finding for its rule.
 
-    ``ensure_resource_availability`` flags any 404 after a create; its rules (TRN-R37, ZTD-R63) are about
+    ``ensure_resource_availability`` flags any 404 after a create; its rules (TRN-R51, ZTD-R63) are about
     reading the created session, and a 404 of another operation may be documented and about something
     else (Zitadel SetSession: an unknown user in ``checks``).
     """
@@ -322,18 +323,32 @@ def violations_for(
     return problems
 
 
+@functools.cache
+def warning_rules() -> frozenset[str]:
+    """The rules whose breach is a warning (``fails_at: warning`` in ``contracts/rules.json``)."""
+    return frozenset(rule_id for rule_id, rule in load_rules().items() if rule.get("fails_at") == "warning")
+
+
 def raise_violations(
     problems: list[tuple[str, str]], exchange: Exchange, *, only: frozenset[str] | None, context: str
 ) -> None:
-    """Raise one ``RuleViolation`` naming the first rule (all problems listed); honours ``--rules``."""
+    """Raise one ``RuleViolation`` naming the first rule (all problems listed); honours ``--rules``.
+
+    Problems of rules that fail at ``warning`` are recorded as warnings instead (``verdict.warn``).
+    """
     if only is not None:
         problems = [(rule, message) for rule, message in problems if rule in only]
-    if not problems:
-        return
     seen: list[tuple[str, str]] = []
     for problem in problems:
         if problem not in seen:
             seen.append(problem)
+    # A rule that fails at `warning` (the suite's reading of an inferred fact) is warned, the check goes on
+    levels = warning_rules()
+    for rule, message in [p for p in seen if p[0] in levels]:
+        warn(rule, False, f"{context}: {message}", evidence=exchange)
+    seen = [p for p in seen if p[0] not in levels]
+    if not seen:
+        return
     rule = seen[0][0]
     lines = [message for r, message in seen if r == rule]
     others = [f"[{r}] {message}" for r, message in seen if r != rule]

@@ -89,10 +89,12 @@ def read_summary(run: Run, path: Path) -> Run:
     return run
 
 
-def pytest_command(run: Run, *, profile: str, live: bool) -> list[str]:
-    # one process per run (no xdist); --assert=plain: verdicts come from expect()/warn(), and rewriting
+def pytest_command(run: Run, *, profile: str, live: bool, workers: int = 0) -> list[str]:
+    # one process per run (no xdist) unless `workers` asks for xdist workers (the workers of one run are
+    # each other's other clients); --assert=plain: verdicts come from expect()/warn(), and rewriting
     # ~300 modules per run costs ~5 s
-    args = ["-p", "no:xdist", "-q", "--assert=plain", "--tb=line", "--profile", profile]
+    parallel = ["-n", str(workers)] if workers > 1 else ["-p", "no:xdist"]
+    args = [*parallel, "-q", "--assert=plain", "--tb=line", "--profile", profile]
     args += ["--api", ",".join(run.apis)]
     if run.rules:
         args += ["--rules", ",".join(run.rules)]
@@ -103,7 +105,7 @@ def pytest_command(run: Run, *, profile: str, live: bool) -> list[str]:
     return [sys.executable, "-m", "pytest", *pytest_args(args)]
 
 
-def execute(run: Run, *, profile: str, workdir: Path, timeout: float, live: bool) -> Run:
+def execute(run: Run, *, profile: str, workdir: Path, timeout: float, live: bool, workers: int = 0) -> Run:
     reports = workdir / run.label
     env = {key: value for key, value in os.environ.items() if not key.startswith("CONFORMANCE_")}
     env["CONFORMANCE_REPORTS_DIR"] = str(reports)  # the run's own summary, out of ./reports
@@ -114,7 +116,7 @@ def execute(run: Run, *, profile: str, workdir: Path, timeout: float, live: bool
             if server is not None:
                 env = live_env(server, env)
             done = subprocess.run(
-                pytest_command(run, profile=profile, live=live),
+                pytest_command(run, profile=profile, live=live, workers=workers),
                 env=env,
                 capture_output=True,
                 text=True,
@@ -135,10 +137,17 @@ def execute(run: Run, *, profile: str, workdir: Path, timeout: float, live: bool
 
 
 def run_all(
-    runs: list[Run], *, profile: str, jobs: int, timeout: float, live: bool, workdir: Path
+    runs: list[Run],
+    *,
+    profile: str,
+    jobs: int,
+    timeout: float,
+    live: bool,
+    workdir: Path,
+    workers: int = 0,
 ) -> list[Run]:
     def one(run: Run) -> Run:
-        return execute(run, profile=profile, workdir=workdir, timeout=timeout, live=live)
+        return execute(run, profile=profile, workdir=workdir, timeout=timeout, live=live, workers=workers)
 
     with ThreadPoolExecutor(max(1, jobs)) as pool:
         return list(pool.map(one, runs))

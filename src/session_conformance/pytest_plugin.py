@@ -69,7 +69,7 @@ ITEM_RECORD: pytest.StashKey[ItemRecord] = pytest.StashKey()
 OPTIONS_KEY: pytest.StashKey[Options] = pytest.StashKey()
 SEED_KEY = "conformance_seed"  # xdist workerinput key
 CLEANUP_KEY = "conformance_cleanup"  # xdist workeroutput key
-NEEDS = ("writes", "other_token", "provider_state", "trinsic_provider", "zitadel_user")
+NEEDS = ("writes", "other_token", "provider_state", "trinsic_provider", "zitadel_user", "restricted_token")
 CONFORMANCE_FIXTURES = frozenset(
     {
         "target",
@@ -188,6 +188,7 @@ def pytest_configure(config: pytest.Config) -> None:
     except UsageError as exc:
         raise pytest.UsageError(f"conformance: {exc}") from None
     register_secret(options.token, options.other_token, options.zitadel_password)
+    register_secret(options.zitadel_restricted_token)
 
     # One seed per run, shared with xdist workers; --hypothesis-seed replays it.
     workerinput = getattr(config, "workerinput", None)
@@ -377,7 +378,7 @@ class _Runtime:
             self.server = EmbeddedServer(
                 faults=options.server_faults, variants=options.server_variants
             ).start()
-            register_secret(self.server.primary_token, self.server.other_token)
+            register_secret(self.server.primary_token, self.server.other_token, self.server.restricted_token)
             self.target = embedded_target(
                 options,
                 url=self.server.url,
@@ -385,6 +386,7 @@ class _Runtime:
                 other_token=self.server.other_token,
                 hook_url=self.server.hook_url,
                 trinsic_providers=EMBEDDED_TRINSIC_PROVIDERS,
+                restricted_token=self.server.restricted_token,
             )
         else:
             self.target = live_target(options)
@@ -517,6 +519,15 @@ def other_client(_conformance_runtime: _Runtime) -> ConformanceClient:
 
 
 @pytest.fixture(scope="session")
+def restricted_client(_conformance_runtime: _Runtime) -> ConformanceClient:
+    """A caller of the primary account's Zitadel instance with session.write only (no read, no delete)."""
+    token = _conformance_runtime.target.zitadel_restricted_token
+    if token is None:
+        pytest.skip(SKIP_REASONS["restricted_token"])
+    return _conformance_runtime.client(token, "restricted")
+
+
+@pytest.fixture(scope="session")
 def anon_client(_conformance_runtime: _Runtime) -> ConformanceClient:
     return _conformance_runtime.client(None, "anonymous")
 
@@ -582,6 +593,9 @@ SKIP_REASONS = {
     "trinsic_provider": "needs a provider session: give --trinsic-provider / CONFORMANCE_TRINSIC_PROVIDER",
     "zitadel_user": "needs a Zitadel user: give --zitadel-login-name and --zitadel-password "
     "(CONFORMANCE_ZITADEL_LOGIN_NAME / CONFORMANCE_ZITADEL_PASSWORD) or --provider-state-url",
+    "restricted_token": "needs a caller with session.write only, to tell a missing permission check from "
+    "a permission the primary account holds: give --zitadel-restricted-token / "
+    "CONFORMANCE_ZITADEL_RESTRICTED_TOKEN",
 }
 
 
@@ -591,6 +605,8 @@ def _missing(need: str, options: Options) -> bool:
         return options.read_only
     if need == "other_token":
         return not embedded and options.other_token is None
+    if need == "restricted_token":
+        return not embedded and options.zitadel_restricted_token is None
     if need == "provider_state":
         return not embedded and options.provider_state_url is None
     if need == "trinsic_provider":

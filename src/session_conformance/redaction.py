@@ -7,7 +7,9 @@ What is masked:
   (JSON keys, query parameters, ``key=value`` / ``"key": "value"`` fragments in text);
 - launch URLs (``launchUrl``; step ``content`` when it is a URL or deeplink);
 - identity data: every leaf value under ``identityData``, ``person``, ``knownIdentityData``,
-  ``providerInput``, ``document``, ``address`` and the name / date-of-birth / national-ID keys;
+  ``providerInput``, ``document``, ``address`` and the name / date-of-birth / national-ID keys, but
+  for values that are not personal data (media types such as ``digitalCnhFileContentType``, the enum
+  ``document.type``: ``is_plain_key``);
 - every value registered in the per-run ``SECRETS`` registry (configured tokens, secrets seen in
   responses), wherever it appears later — exception messages included.
 
@@ -121,6 +123,10 @@ IDENTITY_KEYS = frozenset(
         "nationality",
     )
 )
+# Keys whose string value stays readable inside identity objects (not personal data); a key that names
+# personal data (``sex``, ``gender``) is never one of these, whatever its values look like.
+PLAIN_KEYS = frozenset(_norm(k) for k in ("type", "documentType", "contentType", "mediaType", "mimeType"))
+PLAIN_KEY_ENDINGS = ("contenttype", "mediatype", "mimetype")
 # Query parameters masked in URLs.
 SECRET_PARAMS = SECRET_KEYS | frozenset(_norm(k) for k in ("code", "key", "sig", "signature"))
 
@@ -266,9 +272,19 @@ def is_secret_key(key: str) -> bool:
     return _norm(key) in SECRET_KEYS
 
 
+def is_plain_key(key: str) -> bool:
+    """A key whose value is not personal data even inside an identity object: a media type
+    (``digitalCnhFileContentType``) or an enum value naming a kind of thing (``document.type``)."""
+    norm = _norm(key)
+    return norm in PLAIN_KEYS or norm.endswith(PLAIN_KEY_ENDINGS)
+
+
 def _mask_leaves(value: Any) -> Any:
     if isinstance(value, Mapping):
-        return {k: _mask_leaves(v) for k, v in value.items()}
+        return {
+            k: redact_text(v) if isinstance(v, str) and is_plain_key(str(k)) else _mask_leaves(v)
+            for k, v in value.items()
+        }
     if isinstance(value, list):
         return [_mask_leaves(v) for v in value]
     if value is None or isinstance(value, bool):

@@ -9,9 +9,15 @@ As test262's frontmatter linter does for its tests, it fails when
 - a fault or a variant names an unknown rule;
 - a rule lacks a field (statement, source, inferred, severity) or its ID's prefix is not its API's;
 - a checked rule has no ``fails_at`` (``failed`` or ``warning``: the verdict level it fails at), or a
-  rule that fails at ``warning`` (the suite's own reading) is failed by an ``expect`` of a suite;
+  rule that fails at ``warning`` (the suite's own reading) is failed by an ``expect`` of a suite (or a
+  suite helper that fails the rule it is given: ``expect_accepted``, ``expect_rejected``, ``rule=``);
+- an ``inferred`` rule fails at ``failed``: the suite's reading of an inferred fact is at most a
+  warning (a rule that mixes a documented and an inferred part is split, one level each).
 - a rule's ``st_codes`` (the Schemathesis failure codes it corresponds to) is missing, names a code the
   installed Schemathesis does not have, or leaves out a code that a generic check reports under it.
+
+Generic (Schemathesis) checks may report rules of either level: ``generic.raise_violations`` warns the
+rules that fail at ``warning``.
 
 ``python -m session_conformance.rules_lint`` prints the problems (exit 1 when there are any).
 """
@@ -31,7 +37,17 @@ from session_conformance.contracts import load_rules
 RULE_LITERAL = re.compile(rf"""["']((?:{RULE_PREFIXES})[A-Z]\d+)["']""")
 SEVERITIES = ("blocker", "critical", "normal", "minor", "trivial")  # Allure's
 LEVELS = ("failed", "warning")  # `fails_at`: the verdict a broken checked rule gets
-FAILING_CALLS = frozenset({"expect", "expect_status", "RuleViolation", "json_of"})
+FAILING_CALLS = frozenset(
+    {
+        "expect",
+        "expect_status",
+        "RuleViolation",
+        "json_of",
+        "expect_accepted",
+        "expect_rejected",
+        "expect_same",
+    }
+)
 FIELDS = {"id": str, "api": str, "statement": str, "source": str, "inferred": bool, "severity": str}
 MARKER = re.compile(r"mark\.rules\(([^)]*)\)", re.S)
 
@@ -44,13 +60,18 @@ def failing_calls(source: str) -> list[tuple[str, int]]:
     """``(rule, line)`` of each call that fails a literal rule ID (``expect("TRN-R04", ...)``, ...)."""
     found = []
     for node in ast.walk(ast.parse(source)):
-        if not isinstance(node, ast.Call) or not node.args:
+        if not isinstance(node, ast.Call) or not (node.args or node.keywords):
             continue
         func = node.func
         name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
-        first = node.args[0]
+        first = node.args[0] if node.args else None
         if name in FAILING_CALLS and isinstance(first, ast.Constant) and isinstance(first.value, str):
             found.append((first.value, node.lineno))
+        found += [
+            (kw.value.value, node.lineno)
+            for kw in node.keywords
+            if kw.arg == "rule" and isinstance(kw.value, ast.Constant) and isinstance(kw.value.value, str)
+        ]
     return found
 
 
@@ -99,8 +120,11 @@ def lint(
                 f"{where}: fails {rule_id}, which rules.json says fails at warning (use warn)"
                 for where in failing.get(rule_id, [])
             ]
-            if rule_id in ALL_GENERIC_RULES:
-                problems.append(f"{rule_id}: fails at warning, but a generic check fails it")
+        if rule.get("inferred") is True and level == "failed":
+            problems.append(
+                f"rules.json: {rule_id}: an inferred rule fails at warning at most (split off its "
+                "documented part into a rule of its own)"
+            )
         if rule_id in checked and unchecked:
             problems.append(f"rules.json: {rule_id} is checked but marked unchecked ({unchecked})")
         if rule_id not in checked and not unchecked:

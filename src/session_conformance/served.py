@@ -25,6 +25,7 @@ _PRINTED = {
     "CONFORMANCE_BASE_URL": re.compile(r"^\s*URL:\s+(\S+)"),
     "CONFORMANCE_TOKEN": re.compile(r"^\s*primary token:\s+(\S+)"),
     "CONFORMANCE_OTHER_TOKEN": re.compile(r"^\s*other token:\s+(\S+)"),
+    "CONFORMANCE_ZITADEL_RESTRICTED_TOKEN": re.compile(r"^\s*restricted token:\s+(\S+)"),
     "CONFORMANCE_PROVIDER_STATE_URL": re.compile(r"^\s*provider-state URL:\s+(\S+)"),
     "CONFORMANCE_TRINSIC_PROVIDER": re.compile(r"^\s*Trinsic providers:\s+(\S+)"),
 }

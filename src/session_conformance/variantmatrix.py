@@ -66,10 +66,12 @@ def main(args: argparse.Namespace) -> int:
             timeout=args.timeout,
             live=not args.embedded,
             workdir=Path(tmp),
+            workers=getattr(args, "workers", 0),
         )
     report = {
         "profile": args.profile,
         "live": not args.embedded,
+        "workers": getattr(args, "workers", 0),
         "variants": {
             name: {"source": v.source, "description": v.description} for name, v in registry.items()
         },

@@ -23,10 +23,10 @@ from _trinsic_steps import (
     advanced,
     discover,
     expect_accepted,
-    expect_rejected,
     has_uri_scheme,
     is_absolute_url,
     parse_time,
+    warn_rejected,
 )
 
 from session_conformance.harness import (
@@ -36,6 +36,7 @@ from session_conformance.harness import (
     expect,
     json_of,
     shown,
+    warn,
     warn_status,
 )
 
@@ -123,22 +124,28 @@ def check_step(step: dict[str, Any], *, evidence: Exchange | None = None) -> Non
         f"refresh.expiresAt/refreshAfter must be date-times: {refresh!r}",
         evidence=evidence,
     )
-    expect(
-        "TRN-R21",
+    warn(
+        "TRN-R45",
         after <= expires,
         f"refreshAfter {refresh['refreshAfter']} is after expiresAt {refresh['expiresAt']}",
         evidence=evidence,
     )
     expect(
         "TRN-R21",
-        isinstance(ttl, int) and not isinstance(ttl, bool) and ttl > 0,
-        f"timeToLiveSeconds must be a positive integer, got {ttl!r}",
+        isinstance(ttl, int) and not isinstance(ttl, bool),
+        f"timeToLiveSeconds must be an integer, got {ttl!r}",
+        evidence=evidence,
+    )
+    warn(
+        "TRN-R45",
+        ttl > 0,
+        f"timeToLiveSeconds is the content's lifetime, so positive, got {ttl!r}",
         evidence=evidence,
     )
 
 
 def check_collection(collection: dict[str, Any], *, evidence: Exchange | None = None) -> None:
-    """TRN-R23: PollResult comes with the key to poll with; CaptureRedirect without one."""
+    """TRN-R23: PollResult comes with the key to poll with; TRN-R46 (inferred): CaptureRedirect without."""
     key = collection.get("resultsAccessKey")
     if collection.get("method") == "PollResult":
         expect(
@@ -148,8 +155,8 @@ def check_collection(collection: dict[str, Any], *, evidence: Exchange | None = 
             evidence=evidence,
         )
     elif collection.get("method") == "CaptureRedirect":
-        expect(
-            "TRN-R23",
+        warn(
+            "TRN-R46",
             key is None,
             f"CaptureRedirect results are not polled, yet a key came: {collection!r}",
             evidence=evidence,
@@ -209,10 +216,10 @@ def test_fallback_needs_redirect_url_and_hosted_capabilities(
             ),
         ),
     ):
-        expect_rejected("TRN-R18", trn.create_advanced(body), f"fallbackToHostedUI {label}")
+        warn_rejected("TRN-R18", trn.create_advanced(body), f"fallbackToHostedUI {label} (inferred: 400)")
 
 
-@pytest.mark.rules("TRN-R15")
+@pytest.mark.rules("TRN-R15", "TRN-R44")
 @pytest.mark.needs("writes", "trinsic_provider")
 def test_capability_gap_without_fallback_is_refused(client: ConformanceClient, target: Target) -> None:
     """No result-collection method declared: a gap for every provider, refused without fallback."""
@@ -223,17 +230,21 @@ def test_capability_gap_without_fallback_is_refused(client: ConformanceClient, t
             ("fallbackToHostedUI false", {"fallbackToHostedUI": False}),
         ):
             body = advanced(provider, NO_COLLECTION, redirectUrl=REDIRECT_URL, **extra)
-            expect_rejected(
+            exchange = trn.create_advanced(body)
+            what = f"{provider} with {NO_COLLECTION} (no result-collection method), {label}"
+            expect(
                 "TRN-R15",
-                trn.create_advanced(body),
-                f"{provider} with {NO_COLLECTION} (no result-collection method), {label}",
+                not 200 <= exchange.status < 300,
+                f"{what} must fail: {shown(exchange)}",
+                evidence=exchange,
             )
+            warn_rejected("TRN-R44", exchange, f"{what} (inferred: 400 ProblemDetails)")
 
 
 # --- providers by their native flow (learnt from the target) ------------------------------------------
 
 
-@pytest.mark.rules("TRN-R13", "TRN-R14", "TRN-R20", "TRN-R21", "TRN-R23")
+@pytest.mark.rules("TRN-R13", "TRN-R14", "TRN-R20", "TRN-R21", "TRN-R23", "TRN-R45", "TRN-R46")
 @pytest.mark.needs("writes", "trinsic_provider")
 def test_native_flows(client: ConformanceClient, target: Target) -> None:
     """Each provider's flow (seen with every capability declared) runs again when exactly its own
@@ -311,7 +322,7 @@ def test_redirect_provider_needs_redirect_url(client: ConformanceClient, target:
     trn = Trinsic(client)
     for flow in redirect:
         trn.new_advanced(_exact(flow, redirectUrl=REDIRECT_URL))  # the control: valid with its redirectUrl
-        expect_rejected(
+        warn_rejected(
             "TRN-R19",
             trn.create_advanced(_exact(flow)),
             f"{flow.provider} (redirect based) without redirectUrl",
@@ -326,7 +337,7 @@ def test_redirect_provider_needs_redirect_url(client: ConformanceClient, target:
         )
 
 
-@pytest.mark.rules("TRN-R21", "TRN-R22")
+@pytest.mark.rules("TRN-R21", "TRN-R22", "TRN-R45")
 @pytest.mark.needs("writes", "trinsic_provider")
 def test_refresh_step_content(client: ConformanceClient, target: Target) -> None:
     """A provider whose step content expires: refreshing gives new content and later refresh times."""

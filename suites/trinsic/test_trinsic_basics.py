@@ -12,10 +12,10 @@ from _trinsic_steps import (
     REDIRECT_URL,
     Trinsic,
     expect_redacted,
-    expect_rejected,
     hypothesis_settings,
     is_json_media_type,
     problem_body,
+    warn_rejected,
 )
 from hypothesis import given
 from hypothesis import strategies as st
@@ -29,6 +29,7 @@ from session_conformance.harness import (
     json_of,
     shown,
     warn,
+    warn_status,
 )
 
 BODY_PATHS = (f"{PREFIX}/widget", f"{PREFIX}/provider/hosted", f"{PREFIX}/provider/advanced")
@@ -52,7 +53,7 @@ def _calls(session_id: str, writes: bool) -> list[tuple[str, str, Any]]:
     return calls
 
 
-@pytest.mark.rules("TRN-R01", "TRN-R02")
+@pytest.mark.rules("TRN-R01", "TRN-R02", "TRN-R43")
 def test_every_operation_needs_a_bearer_token(anon_client: ConformanceClient, target: Target) -> None:
     """Without ``Authorization``, and with a token the target never issued: 401 (or 403), never served."""
     sid = str(uuid.uuid4())
@@ -67,15 +68,17 @@ def test_every_operation_needs_a_bearer_token(anon_client: ConformanceClient, ta
                 evidence=exchange,
             )
             expect_status("TRN-R02", exchange, (401, 403), f"{method} {path} with {label}")
+            warn_status("TRN-R43", exchange, 401, f"{method} {path} with {label} (401 per HTTP, inferred)")
 
 
-@pytest.mark.rules("TRN-R03")
+@pytest.mark.rules("TRN-R03", "TRN-R50")
 def test_bad_requests_carry_problem_details(client: ConformanceClient) -> None:
     """A 400 (here: PageSize outside 1..50) carries a ProblemDetails body."""
     trn = Trinsic(client)
     for params in ({"PageSize": 0}, {"PageSize": 51}, {"Page": 0}, {"OrderBy": "Nothing"}):
         exchange = trn.list(params)
-        expect_status("TRN-R31", exchange, 400, f"List Sessions with {params}")
+        if not warn_status("TRN-R50", exchange, 400, f"List Sessions with {params} (A-19, inferred)"):
+            continue  # accepting an out-of-range value is the target's reading (A-19): no 400 to judge
         expect(
             "TRN-R03",
             problem_body(exchange) is not None,
@@ -156,7 +159,7 @@ def test_malformed_bodies_are_a_4xx_problem(
     for path in BODY_PATHS:
         headers = {"Content-Type": content_type} if content_type else {}
         exchange = client.request("POST", path, content=body, headers=headers)
-        expect(
+        warn(
             "TRN-X01",
             exchange.status < 500,
             f"POST {path} with {label} answered a server error: {shown(exchange)}",
@@ -171,13 +174,13 @@ def test_malformed_bodies_are_a_4xx_problem(
                 evidence=exchange,
             )
             continue
-        expect(
+        warn(
             "TRN-X01",
             400 <= exchange.status < 500,
             f"POST {path} with {label} must be a 4xx: {shown(exchange)}",
             evidence=exchange,
         )
-        expect(
+        warn(
             "TRN-X01",
             problem_body(exchange) is not None,
             f"POST {path} with {label}: the {exchange.status} must carry ProblemDetails: {shown(exchange)}",
@@ -193,7 +196,7 @@ def test_malformed_results_and_list_input_is_a_4xx(client: ConformanceClient) ->
         exchange = client.request(
             "POST", f"{PREFIX}/{sid}/results", content=body, headers={"Content-Type": "application/json"}
         )
-        expect(
+        warn(
             "TRN-X01",
             400 <= exchange.status < 500,
             f"results with {body!r} must be a 4xx: {shown(exchange)}",
@@ -207,7 +210,7 @@ def test_malformed_results_and_list_input_is_a_4xx(client: ConformanceClient) ->
         {"PageSize": "\u0663"},
     ):
         exchange = Trinsic(client).list(params)
-        expect_rejected("TRN-X01", exchange, f"List Sessions with {params}", statuses=(400,))
+        warn_rejected("TRN-X01", exchange, f"List Sessions with {params}", statuses=(400,))
 
 
 JSON_VALUES = st.recursive(
@@ -244,14 +247,14 @@ def test_generated_bodies_never_cause_a_server_error(client: ConformanceClient, 
     @given(path=st.sampled_from(BODY_PATHS), body=st.dictionaries(FIELDS, JSON_VALUES, max_size=5))
     def check(path: str, body: dict[str, Any]) -> None:
         exchange = client.request("POST", path, json=body)
-        expect(
+        warn(
             "TRN-X01",
             exchange.status < 500,
             f"POST {path} with {body!r} answered a 5xx: {shown(exchange)}",
             evidence=exchange,
         )
         if exchange.status >= 400:
-            expect(
+            warn(
                 "TRN-X01",
                 problem_body(exchange) is not None,
                 f"the {exchange.status} must carry ProblemDetails: {shown(exchange)}",

@@ -6,6 +6,7 @@ A session is driven to its end through the provider state ``trinsic session fini
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Any
 
@@ -145,12 +146,37 @@ def test_wrong_key_and_unknown_session_look_the_same(
     )
 
 
-@pytest.mark.rules("TRN-R25", "TRN-R26", "TRN-R27", "TRN-R28")
+# A unix timestamp in seconds is within this much of the suite's clock (clocks of two hosts differ by
+# seconds, not by a day); one in milliseconds is a thousand times too large.
+CLOCK_SKEW_S = 86_400
+
+
+def expect_seconds(session: dict[str, Any], where: str) -> None:
+    """TRN-R28: ``created`` and ``updated`` are unix timestamps in seconds (not ms, not µs)."""
+    now = time.time()
+    for name in ("created", "updated"):
+        value = session[name]
+        expect(
+            "TRN-R28",
+            abs(value - now) <= CLOCK_SKEW_S,
+            f"{where}: {name} {value} is not a unix time in seconds (now is about {int(now)})",
+        )
+
+
+def _next_second() -> None:
+    """Sleep long enough for a clock counting whole seconds to tick, so that a state change is later."""
+    time.sleep(1.1)
+
+
+@pytest.mark.rules("TRN-R25", "TRN-R26", "TRN-R27", "TRN-R28", "TRN-R47", "TRN-R48")
 @pytest.mark.needs("writes", "provider_state")
 def test_finished_sessions_are_done(client: ConformanceClient, provider_state: ProviderState) -> None:
     trn = Trinsic(client)
     ok, failed = trn.new_widget(), trn.new_widget()
     before = {s.session_id: trn.session(s.session_id) for s in (ok, failed)}
+    for sid, session in before.items():
+        expect_seconds(session, f"a new session {sid}")
+    _next_second()  # the end comes at least a second after the creation: `updated` must show it
     for session in before.values():
         expect(
             "TRN-R25",
@@ -161,9 +187,14 @@ def test_finished_sessions_are_done(client: ConformanceClient, provider_state: P
     finish(provider_state, failed.session_id, success=False, error_code="UserAbandoned")
     after_ok, after_failed = trn.session(ok.session_id), trn.session(failed.session_id)
     expect(
+        "TRN-R25",
+        after_ok["success"] is True,
+        f"a session finished successfully must be successful: {after_ok!r}",
+    )
+    warn(
         "TRN-R26",
-        after_ok["success"] is True and after_ok["done"] is True,
-        f"a session finished successfully must be success and done: {after_ok!r}",
+        after_ok["done"] is True,
+        f"a session finished successfully must be done: {after_ok!r}",
     )
     expect(
         "TRN-R27", after_ok.get("errorCode") is None, f"a successful session has no errorCode: {after_ok!r}"
@@ -186,17 +217,20 @@ def test_finished_sessions_are_done(client: ConformanceClient, provider_state: P
         )
         expect(
             "TRN-R28",
-            session["updated"] >= before[sid]["updated"],
-            f"updated went back from {before[sid]['updated']} to {session['updated']}",
+            session["updated"] > before[sid]["updated"],
+            f"the session ended more than a second after it was read, yet updated went from "
+            f"{before[sid]['updated']} to {session['updated']} (updated: the time of the last state change)",
         )
+        expect_seconds(session, f"a finished session {sid}")
 
 
-@pytest.mark.rules("TRN-R28", "TRN-R29")
+@pytest.mark.rules("TRN-R28", "TRN-R29", "TRN-R49")
 @pytest.mark.needs("writes")
 def test_cancel_ends_the_session(client: ConformanceClient) -> None:
     trn = Trinsic(client)
     created = trn.new_widget()
     before = trn.session(created.session_id)
+    _next_second()
     exchange = trn.cancel(created.session_id)
     expect_accepted("TRN-R29", exchange, "Cancel Session must succeed")
     answered = check_session(
@@ -208,22 +242,37 @@ def test_cancel_ends_the_session(client: ConformanceClient) -> None:
     ):
         expect(
             "TRN-R29",
+            session.get("id", created.session_id).lower() == created.session_id.lower(),
+            f"{where}: Cancel Session returns the session with the given ID: {session!r}",
+            evidence=exchange,
+        )
+        warn(
+            "TRN-R49",
             session["done"] is True and session["success"] is False,
             f"{where}: a cancelled session is done and not successful: {session!r}",
             evidence=exchange,
         )
-        expect(
-            "TRN-R29",
+        warn(
+            "TRN-R49",
             session.get("errorCode") == "Canceled",
             f"{where}: a cancelled session carries errorCode Canceled: {session!r}",
             evidence=exchange,
         )
         expect(
             "TRN-R28",
-            session["updated"] >= before["updated"] and session["created"] == before["created"],
-            f"{where}: timestamps went back: {before!r} -> {session!r}",
+            session["created"] == before["created"] and session["updated"] >= before["updated"],
+            f"{where}: created changed or updated went back: {before!r} -> {session!r}",
             evidence=exchange,
         )
+        changed = any(session.get(k) != before.get(k) for k in ("done", "success", "errorCode"))
+        expect(  # only a state change moves `updated` (TRN-R49 judges whether cancel made one)
+            "TRN-R28",
+            not changed or session["updated"] > before["updated"],
+            f"{where}: cancelled more than a second after the last read changed the state, so updated "
+            f"moves on: {before!r} -> {session!r}",
+            evidence=exchange,
+        )
+        expect_seconds(session, where)
 
 
 @pytest.mark.rules("TRN-R25", "TRN-R29")
@@ -277,7 +326,7 @@ def test_redaction_removes_identity_data_for_good(
     )
     expect_redacted(trn.redact(created.session_id))
     first = _results(trn, created.session_id, key)
-    expect(
+    warn(
         "TRN-R36",
         first.get("identityData") is None,
         f"after redaction the results still carry identityData: {shown(first['_exchange'])}",

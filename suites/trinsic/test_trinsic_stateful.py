@@ -1,9 +1,10 @@
 """Trinsic sessions as a state machine: random create / finish / cancel / redact / results sequences.
 
 After every step every session the run created is read back and compared with a model of what the
-documented rules say it must be; timestamps must never move backwards and ``total`` must grow by at
-least the number of sessions created (others may share the account). Redact may be refused (A-11:
-400 for a session in progress or a repeated redact) and may answer 204 (A-10, a warning).
+documented rules say it must be; timestamps must never move backwards and every ``total`` counts at
+least the run's own sessions (others may share the account: no two totals are compared). Redact may
+be refused (A-11: 400 for a session in progress or a repeated redact) and may answer 204 (A-10, a
+warning).
 """
 
 from __future__ import annotations
@@ -54,7 +55,19 @@ class Model:
     updated: int | None = None
 
 
-@pytest.mark.rules("TRN-R24", "TRN-R25", "TRN-R26", "TRN-R27", "TRN-R28", "TRN-R29", "TRN-R31", "TRN-R36")
+@pytest.mark.rules(
+    "TRN-R24",
+    "TRN-R25",
+    "TRN-R26",
+    "TRN-R27",
+    "TRN-R28",
+    "TRN-R29",
+    "TRN-R31",
+    "TRN-R36",
+    "TRN-R47",
+    "TRN-R48",
+    "TRN-R49",
+)
 @pytest.mark.needs("writes", "provider_state")
 def test_random_session_lifecycles(
     client: ConformanceClient, provider_state: ProviderState, target: Target, budget: Profile
@@ -69,7 +82,6 @@ def test_random_session_lifecycles(
         def __init__(self) -> None:
             super().__init__()
             self.models: dict[str, Model] = {}
-            self.base_total = trn.page({"PageSize": 1})["total"]
 
         @rule(target=sessions)
         def create(self) -> str:
@@ -111,7 +123,7 @@ def test_random_session_lifecycles(
             expect_accepted("TRN-R24", exchange, "Get Session Results")
             identity = json_of(exchange, rule="TRN-R04").get("identityData")
             if model.redacted:
-                expect(
+                warn(
                     "TRN-R36",
                     identity is None,
                     f"results after redaction carry identityData: {shown(exchange)}",
@@ -130,23 +142,47 @@ def test_random_session_lifecycles(
             for model in self.models.values():
                 session = trn.session(model.session_id)
                 want_done = model.state != "open"
-                expect(
+                expect(  # what a cancel does to the state is the suite's reading (TRN-R49): warned below
                     "TRN-R25",
-                    session["done"] == want_done
+                    model.state == "canceled"
+                    or session["done"] == want_done
                     or (model.state == "succeeded" and not session["done"] and session["success"]),
                     f"{model.state} session must have done={want_done}: {session!r}",
                 )
                 expect(
-                    "TRN-R26",
-                    session["success"] == (model.state == "succeeded")
-                    and (not session["success"] or session["done"]),
+                    "TRN-R25",
+                    session["success"] == (model.state == "succeeded"),
                     f"{model.state} session has success={session['success']} done={session['done']}",
                 )
-                expect(
-                    "TRN-R29" if model.state == "canceled" else "TRN-R27",
-                    session.get("errorCode") == model.error_code,
-                    f"{model.state} session must have errorCode {model.error_code!r}: {session!r}",
+                warn(
+                    "TRN-R26",
+                    not session["success"] or session["done"],
+                    f"{model.state} session has success={session['success']} done={session['done']}",
                 )
+                if model.state == "canceled":
+                    warn(
+                        "TRN-R49",
+                        session["done"] and session.get("errorCode") == model.error_code,
+                        f"{model.state} session must have errorCode {model.error_code!r}: {session!r}",
+                    )
+                elif model.state == "succeeded":
+                    expect(
+                        "TRN-R27",
+                        session.get("errorCode") is None,
+                        f"{model.state} session must have no errorCode: {session!r}",
+                    )
+                elif model.state == "failed":  # the hook's promise: the given code (target interface)
+                    expect(
+                        "TRN-R25",
+                        session.get("errorCode") == model.error_code,
+                        f"{model.state} session must have errorCode {model.error_code!r}: {session!r}",
+                    )
+                else:
+                    warn(
+                        "TRN-R47",
+                        session.get("errorCode") is None,
+                        f"a session in progress carries errorCode: {session!r}",
+                    )
                 if model.created is not None:
                     expect(
                         "TRN-R28",
@@ -163,21 +199,21 @@ def test_random_session_lifecycles(
         @invariant()
         def total_counts_the_sessions(self) -> None:
             body = trn.page({"PageSize": 1})
-            grown = body["total"] - self.base_total
-            # Others may share the account: the total can only have grown by at least ours. Redacted
-            # sessions may have left the listing (A-12): counting them is the suite's reading, a warning.
+            # Others may share the account and end or redact their own sessions meanwhile, so the total
+            # is compared with no earlier answer: it counts at least this run's own sessions. Redacted
+            # ones may have left the listing (A-12): counting them is the suite's reading, a warning.
             kept = len([m for m in self.models.values() if not m.redacted])
             expect(
                 "TRN-R31",
-                grown >= kept,
-                f"total grew by {grown} after {kept} sessions (not redacted) were created",
+                body["total"] >= kept,
+                f"total is {body['total']}, yet this run alone holds {kept} sessions (not redacted)",
                 evidence=body["_exchange"],
             )
             warn(
                 "TRN-R31",
-                grown >= len(self.models),
-                f"A-12: total grew by {grown} after {len(self.models)} sessions were created; redacted "
-                "sessions seem to leave the listing",
+                body["total"] >= len(self.models),
+                f"A-12: total is {body['total']}, yet this run alone created {len(self.models)} sessions; "
+                "redacted sessions seem to leave the listing",
                 evidence=body["_exchange"],
             )
 

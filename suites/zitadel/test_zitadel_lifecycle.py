@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 from _zitadel_steps import (
     LIST_SETTLE_SECONDS,
@@ -70,6 +72,29 @@ def test_metadata_merge_on_set(zt: Zitadel) -> None:
         "ZTD-R33",
         stored == {**wanted, "other": b"o"},
         f"a second SetSession must keep the keys it does not mention, got {stored!r}",
+    )
+
+
+RACERS = 4
+
+
+@pytest.mark.rules("ZTD-R33")
+@pytest.mark.needs("writes")
+def test_simultaneous_metadata_changes_are_all_merged(zt: Zitadel) -> None:
+    """Several SetSessions at once, each setting a key of its own (by permission, no token: a rotated
+    token would refuse all but the first): each merges into what the others left, none is lost."""
+    session = zt.new_session({"metadata": {"base": b64("0")}})
+    keys = [f"racer{i}" for i in range(RACERS)]
+    with ThreadPoolExecutor(RACERS) as pool:
+        answers = list(pool.map(lambda key: zt.set(session.id, {"metadata": {key: b64(key)}}), keys))
+    for answer in answers:
+        expect_status("ZTD-R33", answer, 200, "SetSession of one metadata key, while others set theirs")
+    stored = decoded_metadata(zt.read(session.id).get("metadata")) or {}  # the token rotated meanwhile
+    lost = [key for key in keys if stored.get(key) != key.encode()]
+    expect(
+        "ZTD-R33",
+        not lost and stored.get("base") == b"0",
+        f"simultaneous SetSessions must each merge their key; lost {lost}, metadata now {sorted(stored)}",
     )
 
 
@@ -163,14 +188,14 @@ def test_token_is_bound_to_its_session(zt: Zitadel) -> None:
 def test_noop_set_keeps_the_token(zt: Zitadel) -> None:
     session = zt.new_session({"metadata": {"k": b64("v")}})
     exchange = zt.set(session.id, {})
-    expect(
+    warn(
         "ZTD-R40",
         200 <= exchange.status < 300,
         f"an empty SetSession must succeed: {shown(exchange)}",
         evidence=exchange,
     )
     token = (exchange.json_or_none() or {}).get("sessionToken")
-    expect(
+    warn(
         "ZTD-R40",
         token in (None, session.token),
         f"a SetSession that changes nothing must not issue a new token (absent or unchanged, Z-05): "
@@ -178,7 +203,7 @@ def test_noop_set_keeps_the_token(zt: Zitadel) -> None:
         evidence=exchange,
     )
     got = zt.get(session.id, session.token)
-    expect_status("ZTD-R40", got, 200, "GetSession with the token after a no-op SetSession (still valid)")
+    warn_status("ZTD-R40", got, 200, "GetSession with the token after a no-op SetSession (still valid)")
 
 
 # --- get -----------------------------------------------------------------------------------------
@@ -276,7 +301,7 @@ def test_delete_terminates_and_is_idempotent(zt: Zitadel) -> None:
         evidence=exchange,
     )
     again = zt.delete(session.id, session.token)
-    expect_status("ZTD-R51", again, 200, "DeleteSession of an already deleted session (idempotent)")
+    warn_status("ZTD-R51", again, 200, "DeleteSession of an already deleted session (idempotent, inferred)")
 
 
 @pytest.mark.rules("ZTD-R42")
@@ -296,7 +321,7 @@ def test_set_on_terminated_session_is_refused(zt: Zitadel) -> None:
 def test_delete_of_unknown_session(zt: Zitadel) -> None:
     """Z-10: 200, 403 or 404 are all acceptable; never a 5xx."""
     gone = zt.delete(random_id())
-    expect_status("ZTD-R51", gone, (200, 403, 404), "DeleteSession of an unknown ID (Z-10)")
+    warn_status("ZTD-R51", gone, (200, 403, 404), "DeleteSession of an unknown ID (Z-10)")
 
 
 # --- isolation -----------------------------------------------------------------------------------
@@ -316,6 +341,47 @@ def test_delete_without_token_needs_permission(zt: Zitadel, other_client: Confor
         200,
         "GetSession after a DeleteSession without token by an unrelated account (the session is alive)",
     )
+
+
+@pytest.mark.rules("ZTD-R45")
+@pytest.mark.needs("writes", "restricted_token")
+def test_caller_without_session_read_reads_only_its_own_sessions(
+    zt: Zitadel, restricted_client: ConformanceClient
+) -> None:
+    """Without a token, a caller of the same instance that holds neither session.read nor is the
+    creator (nor the checked user) is refused; the same caller reads the session it created itself.
+    Only such a caller can tell a missing permission check from the primary token's own permission."""
+    session = zt.new_session()
+    got = zt.get(session.id, client=restricted_client)
+    expect_status("ZTD-R45", got, 403, "GetSession without token by a caller without session.read")
+    ids, _, exchange = zt.list_ids([ids_query(session.id)], rule="ZTD-R45", client=restricted_client)
+    expect(
+        "ZTD-R45",
+        session.id not in ids,
+        f"a caller without session.read must not list another caller's session: {shown(exchange)}",
+        evidence=exchange,
+    )
+    created = zt.create({}, client=restricted_client)
+    expect_status("ZTD-R45", created, 201, "CreateSession by a caller with session.write")
+    own = (created.json_or_none() or {}).get("sessionId")
+    got = zt.get(str(own), client=restricted_client)
+    expect_status("ZTD-R45", got, 200, "GetSession without token by the session's creator")
+
+
+@pytest.mark.rules("ZTD-R49")
+@pytest.mark.needs("writes", "restricted_token")
+def test_caller_without_session_delete_needs_the_token(
+    zt: Zitadel, restricted_client: ConformanceClient
+) -> None:
+    """Without a token, a caller of the same instance without session.delete (and not the checked user)
+    may not end a session; with the session's token it may."""
+    session = zt.new_session()
+    gone = zt.delete(session.id, client=restricted_client)
+    expect_status("ZTD-R49", gone, 403, "DeleteSession without token by a caller without session.delete")
+    got = zt.get(session.id, session.token)
+    expect_status("ZTD-R49", got, 200, "GetSession after the refused DeleteSession (the session is alive)")
+    gone = zt.delete(session.id, session.token, client=restricted_client)
+    expect_status("ZTD-R49", gone, 200, "DeleteSession with the session's token by the same caller")
 
 
 @pytest.mark.rules("ZTD-R45")

@@ -31,7 +31,15 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from session_conformance.harness import ConformanceClient, Profile, expect, expect_status, shown
+from session_conformance.harness import (
+    ConformanceClient,
+    Profile,
+    expect,
+    expect_status,
+    shown,
+    warn,
+    warn_status,
+)
 
 KEYS = st.sampled_from(["a", "b", "c", "key-d", "\u00fc", "with space"])
 VALUES = st.binary(min_size=1, max_size=12)
@@ -132,14 +140,14 @@ class SessionMachine(RuleBasedStateMachine):
             return
         exchange = self.zt.set(sid, {})
         known.history.append("set {}")
-        expect(
+        warn(
             "ZTD-R40",
             200 <= exchange.status < 300,
             f"an empty SetSession must succeed: {shown(exchange)}",
             evidence=exchange,
         )
         token = (exchange.json_or_none() or {}).get("sessionToken")
-        expect(
+        warn(
             "ZTD-R40",
             token in (None, known.token),
             f"an empty SetSession must not issue a new token: {shown(exchange)}",
@@ -151,12 +159,10 @@ class SessionMachine(RuleBasedStateMachine):
         known = self.known[sid]
         exchange = self.zt.delete(sid, known.token)
         known.history.append("delete")
-        expect_status(
-            "ZTD-R51" if known.deleted else "ZTD-R48",
-            exchange,
-            200,
-            f"DeleteSession with the current token{' also when already deleted' if known.deleted else ''}",
-        )
+        if known.deleted:
+            warn_status("ZTD-R51", exchange, 200, "DeleteSession with the current token, already deleted")
+        else:
+            expect_status("ZTD-R48", exchange, 200, "DeleteSession with the current token")
         known.deleted = True
 
     @rule()

@@ -19,7 +19,7 @@ class Trinsic(ApiFamily):
     switch_prefix = "trn-"
     apis = (Api("trinsic", "Trinsic Sessions API", "v1", "/api/v1"),)
     server_package = "session_conformance.server.trinsic"
-    generic_rules = ("TRN-R02", "TRN-R03", "TRN-R04", "TRN-R37", "TRN-R42", "TRN-X01")
+    generic_rules = ("TRN-R02", "TRN-R03", "TRN-R04", "TRN-R37", "TRN-R42", "TRN-R51", "TRN-X01")
     malformed_rule = "TRN-X01"
     error_def = "response-400"  # ProblemDetails
     # the results read changes nothing; cancel and redact are not: a repeat may answer 400
@@ -35,7 +35,7 @@ class Trinsic(ApiFamily):
     def generic_rule(self, check: str, *, negative: bool, description: str | None) -> str | None:
         if check in ("not_a_server_error", "negative_data_rejection"):
             return "TRN-X01" if negative or check == "negative_data_rejection" else "TRN-R04"
-        return {"use_after_free": "TRN-R29", "ensure_resource_availability": "TRN-R37"}.get(check)
+        return {"use_after_free": "TRN-R29", "ensure_resource_availability": "TRN-R51"}.get(check)
 
     def error_code(self, status: int) -> int | None:
         return None  # ProblemDetails carries the HTTP status itself

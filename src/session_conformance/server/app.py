@@ -16,7 +16,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from session_conformance.server import trinsic, zitadel
 from session_conformance.server.catalogue import fault_set, variant_set
 from session_conformance.server.hook import HOOK_PUBLISHED_STATES_ONLY, PUBLISHED_PROVIDER_STATES
-from session_conformance.server.state import DEFAULT_MAX_SESSIONS, HOOK_PATH, Account, ServerState
+from session_conformance.server.state import (
+    DEFAULT_MAX_SESSIONS,
+    HOOK_PATH,
+    Account,
+    ServerState,
+    new_restricted_callers,
+)
 
 
 def _error_for(request: Request, status: int, detail: str) -> Response:
@@ -111,6 +117,7 @@ def create_app(
     state = ServerState(faults=fault_set(faults), variants=variant_set(variants), max_sessions=max_sessions)
     if accounts is not None:
         state.accounts = accounts
+        state.restricted = new_restricted_callers(accounts)
     routes = [
         *trinsic.routes(state),
         *zitadel.routes(state),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from session_conformance.server import hook
+from session_conformance.server import busy, hook
 from session_conformance.server.faults import FAULTS, Fault, FaultSet
 from session_conformance.server.trinsic import faults as trn_faults
 from session_conformance.server.trinsic import variants as trn_variants
@@ -27,6 +27,7 @@ REGISTRANTS = (
     ztd_connect_faults,
     ztd_connect_variants,
     hook,
+    busy,
 )
 
 

@@ -12,6 +12,7 @@ from types import TracebackType
 import uvicorn
 
 from session_conformance.server.app import create_app
+from session_conformance.server.busy import busy_client
 from session_conformance.server.state import DEFAULT_MAX_SESSIONS, HOOK_PATH, Account, ServerState
 
 
@@ -44,6 +45,8 @@ class EmbeddedServer:
         )
         self._server = uvicorn.Server(config)
         self._thread: threading.Thread | None = None
+        # the busy-account variants: another client of both accounts, over HTTP, while the server runs
+        self.busy = busy_client(self.url, self.state.accounts, self.state.variants.names)
 
     @property
     def url(self) -> str:
@@ -66,6 +69,11 @@ class EmbeddedServer:
     def other_token(self) -> str:
         return self.accounts[1].token
 
+    @property
+    def restricted_token(self) -> str:
+        """The primary instance's Zitadel caller with session.write only (``--zitadel-restricted-token``)."""
+        return self.state.restricted[0].token
+
     def start(self, timeout: float = 10.0) -> EmbeddedServer:
         def run() -> None:
             asyncio.run(self._server.serve(sockets=[self._socket]))
@@ -77,9 +85,13 @@ class EmbeddedServer:
             if not self._thread.is_alive() or time.monotonic() > deadline:
                 raise RuntimeError("the embedded server did not start")
             time.sleep(0.01)
+        if self.busy is not None:
+            self.busy.start()
         return self
 
     def stop(self) -> None:
+        if self.busy is not None:
+            self.busy.stop()
         self._server.should_exit = True
         if self._thread is not None:
             self._thread.join(timeout=10)
@@ -87,7 +99,13 @@ class EmbeddedServer:
 
     def serve_forever(self) -> None:
         """Run in the calling thread until interrupted (``session-conformance serve``)."""
-        self._server.run(sockets=[self._socket])
+        if self.busy is not None:
+            self.busy.start()  # it retries until the server below answers
+        try:
+            self._server.run(sockets=[self._socket])
+        finally:
+            if self.busy is not None:
+                self.busy.stop()
 
     def __enter__(self) -> EmbeddedServer:
         return self.start()

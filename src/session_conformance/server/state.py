@@ -24,6 +24,19 @@ class Account:
     token: str
     instance_id: str  # decimal, like Zitadel resource IDs
     caller_user_id: str  # the Zitadel user the token belongs to (creator of its sessions)
+    # the Zitadel session permissions of the caller (Z-06: an account's own token holds all three)
+    permissions: frozenset[str] = frozenset({"session.read", "session.write", "session.delete"})
+
+
+SESSION_WRITE_ONLY = frozenset({"session.write"})
+
+
+def new_restricted_callers(accounts: list[Account]) -> list[Account]:
+    """The primary account's second Zitadel caller (``--zitadel-restricted-token``): a service user of
+    the same instance with session.write only."""
+    primary = accounts[0]
+    token = "rst_" + secrets.token_urlsafe(24)
+    return [Account("restricted", token, primary.instance_id, "310000000000000011", SESSION_WRITE_ONLY)]
 
 
 def new_accounts() -> list[Account]:
@@ -41,6 +54,27 @@ class ServerState:
     max_sessions: int = DEFAULT_MAX_SESSIONS
     # each API module keeps its session store here, under the module's name, created on first use
     stores: dict[str, Any] = field(default_factory=dict)
+    # Zitadel callers of an account's instance with fewer permissions (not accounts of their own)
+    restricted: list[Account] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.restricted:
+            self.restricted = new_restricted_callers(self.accounts)
+
+    def owner_of(self, caller: Account) -> Account:
+        """The account whose instance ``caller`` belongs to (itself, unless a restricted caller)."""
+        return next((a for a in self.accounts if a.instance_id == caller.instance_id), caller)
+
+    def zitadel_caller_for(self, authorization: str | None) -> Account | None:
+        """The Zitadel caller of an ``Authorization`` header: an account, or a restricted caller."""
+        found = self.account_for(authorization)
+        if found is not None or not authorization:
+            return found
+        scheme, _, token = authorization.partition(" ")
+        for caller in self.restricted if scheme.lower() == "bearer" else ():
+            if secrets.compare_digest(caller.token, token.strip()):
+                return caller
+        return None
 
     def store(self, name: str, factory: Callable[[int], T]) -> T:
         if name not in self.stores:

@@ -87,6 +87,10 @@ def _iso(ts: float) -> str:
 
 def _session_json(state: ServerState, session: TrinsicSession, *, in_list: bool = False) -> dict[str, Any]:
     out = session.to_json()
+    if F.TIMESTAMPS_MS in state.faults:
+        out["created"], out["updated"] = out["created"] * 1000, out["updated"] * 1000
+    if not session.finished and out["errorCode"] is None and F.ERROR_CODE_IN_PROGRESS in state.faults:
+        out["errorCode"] = "Other"
     if in_list and out["errorCode"] == "Canceled" and F.UNKNOWN_ENUM_VALUE in state.faults:
         out["errorCode"] = "CANCELED"
     if V.OMIT_NULLS in state.variants and out["errorCode"] is None:
@@ -193,6 +197,8 @@ def _endpoint(
                 account = primary
             elif F.AUTH_WRONG_STATUS in state.faults:
                 return _served(state, problem(400, "bad request"), text_plain)
+            elif F.AUTH_403_FOR_MISSING in state.faults:
+                return _served(state, Response(b"", status_code=403), text_plain)
             else:
                 answer = unauthorized(bool(header), problem_body=V.AUTH_PROBLEM in state.variants)
                 return _served(state, answer, text_plain)
@@ -416,7 +422,8 @@ def routes(state: ServerState) -> list[Route]:
                     f"capabilities {', '.join(missing)}" if missing else f"providerInput.{provider.input_key}"
                 )
                 raise Invalid(
-                    400, f"provider {provider.id} needs {what}; declare it or set fallbackToHostedUI"
+                    422 if F.CAPABILITY_GAP_422 in faults else 400,
+                    f"provider {provider.id} needs {what}; declare it or set fallbackToHostedUI",
                 )
             if fallback and F.FALLBACK_REJECTED in faults:
                 raise Invalid(400, "the integrator's capabilities do not cover the provider's needs")
@@ -434,6 +441,8 @@ def routes(state: ServerState) -> list[Route]:
         if hosted:
             _step(state, session, P.LAUNCH_BROWSER, None)
             session.result_method = P.CAPTURE_REDIRECT
+            if F.FALLBACK_NATIVE_COLLECTION in faults and provider.collect in declared:
+                session.result_method = provider.collect
         elif (
             F.MOBILE_STEP_WRONG in faults and provider.launch == P.DEEPLINK and set(P.HOSTED_FLOW) <= declared
         ):
@@ -448,6 +457,8 @@ def routes(state: ServerState) -> list[Route]:
         key = session.results_access_key if session.result_method == P.POLL else None
         if F.POLL_WITHOUT_KEY in faults:
             key = None
+        if session.result_method == P.CAPTURE_REDIRECT and F.CAPTURE_WITH_KEY in faults:
+            key = session.results_access_key
         collection: dict[str, Any] = {"method": session.result_method, "resultsAccessKey": key}
         if key is None and V.OMIT_NULLS in variants:
             del collection["resultsAccessKey"]
@@ -463,6 +474,8 @@ def routes(state: ServerState) -> list[Route]:
     async def get_session(request: Request, account: Account, sessions: AccountSessions) -> Response:
         session = _find(state, sessions, request.path_params["sessionId"], F.GET_FOREIGN)
         payload: dict[str, Any] = {"session": _session_json(state, session)}
+        if F.READ_ID_DIFFERS in faults:
+            payload["session"]["id"] = session.id.replace("-", "")
         if F.LAUNCH_URL_ON_GET in faults and session.launch_url:
             payload["launchUrl"] = session.launch_url
         return json_response(payload)
@@ -470,6 +483,8 @@ def routes(state: ServerState) -> list[Route]:
     async def list_sessions(request: Request, account: Account, sessions: AccountSessions) -> Response:
         order_by, direction, page_size, page = _list_params(state, request)
         items = sessions.snapshot()
+        if F.SECOND_ACCOUNT_SEES_PRIMARY in faults and account is state.accounts[1]:
+            items = _store(state).of(state.accounts[0].token).snapshot()
         if F.LIST_FOREIGN in faults:
             store = _store(state)
             items = [s for a in state.accounts for s in store.of(a.token).snapshot()]
@@ -503,6 +518,8 @@ def routes(state: ServerState) -> list[Route]:
         session = _find(state, sessions, request.path_params["sessionId"], F.CANCEL_FOREIGN)
         if session.finished and V.FINISHED_REFUSES in variants:  # refused, nothing changes
             raise Invalid(400, "The session is already finished; it cannot be cancelled.", field="sessionId")
+        if not session.finished and F.CANCEL_REFUSED in faults:
+            raise Invalid(400, "The session cannot be cancelled.", field="sessionId")
         with sessions.lock:
             if not session.finished and F.CANCEL_NOT_FINISHING not in faults:  # finished = no-op
                 session.finished = session.done = True
@@ -511,7 +528,7 @@ def routes(state: ServerState) -> list[Route]:
                 session.step = None
                 if F.UPDATED_GOES_BACK in faults:
                     session.updated -= 1
-                else:
+                elif F.UPDATED_FROZEN not in faults:
                     sessions.touch(session)
         return json_response({"session": _session_json(state, session)})
 
@@ -578,7 +595,10 @@ def routes(state: ServerState) -> list[Route]:
         if F.REFRESH_STALE not in faults:
             with sessions.lock:
                 _step(state, session, session.step["method"], P.PROVIDERS.get(session.provider or ""))
-        return json_response({"nextStep": _step_json(state, session.step)})
+        step = _step_json(state, session.step)
+        if step is not None and F.REFRESH_INFO_DROPPED in faults:
+            step = {**step, "refresh": None}
+        return json_response({"nextStep": step})
 
     def route(path: str, handler: Handler, method: str, *, text_plain: bool = True) -> Route:
         return Route(PREFIX + path, _endpoint(state, handler, text_plain=text_plain), methods=[method])
@@ -670,5 +690,6 @@ def provider_state(state: ServerState, account: Account, name: str, params: dict
             session.identity = _identity(state, session.provider or EMBEDDED_TRINSIC_PROVIDER)
             if F.ATTACHMENT_KEYS_WITHOUT_PROVIDER in faults:
                 del session.identity["attachmentAccessKeys"]["provider"]
-        sessions.touch(session)
+        if F.UPDATED_FROZEN not in faults:
+            sessions.touch(session)
     return JSONResponse({"results_access_key": session.results_access_key})

@@ -16,6 +16,11 @@ AUTH_NOT_ENFORCED = register(
 AUTH_WRONG_STATUS = register(
     "trn-auth-wrong-status", "TRN-R02", "a missing or unknown bearer token is answered 400 instead of 401/403"
 )
+AUTH_403_FOR_MISSING = register(
+    "trn-auth-403-for-missing-token",
+    "TRN-R43",
+    "a missing or unknown bearer token is answered 403 (not allowed) instead of 401",
+)
 PROBLEM_PLAIN_TEXT = register(
     "trn-problem-plain-text", "TRN-R03", "400 answers carry a plain-text body instead of ProblemDetails"
 )
@@ -66,6 +71,11 @@ CAPABILITY_GAP_ACCEPTED = register(
     "TRN-R15",
     "a capability gap without fallbackToHostedUI creates a session anyway",
 )
+CAPABILITY_GAP_422 = register(
+    "trn-capability-gap-422",
+    "TRN-R44",
+    "a capability gap without fallbackToHostedUI is refused with 422 instead of 400",
+)
 FALLBACK_REJECTED = register(
     "trn-fallback-rejected", "TRN-R16", "with fallbackToHostedUI a capability gap is still refused"
 )
@@ -73,6 +83,11 @@ FALLBACK_NATIVE_STEP = register(
     "trn-fallback-native-step",
     "TRN-R17",
     "on fallback the provider's native step is returned instead of LaunchBrowser/CaptureRedirect",
+)
+FALLBACK_NATIVE_COLLECTION = register(
+    "trn-fallback-native-collection",
+    "TRN-R17",
+    "on fallback nextStep is LaunchBrowser, but resultCollection keeps the provider's method when declared",
 )
 FALLBACK_WITHOUT_REDIRECT = register(
     "trn-fallback-without-redirect", "TRN-R18", "fallbackToHostedUI is accepted without redirectUrl"
@@ -87,14 +102,22 @@ STEP_CONTENT_NOT_URL = register(
 )
 REFRESH_INFO_INCONSISTENT = register(
     "trn-refresh-info-inconsistent",
-    "TRN-R21",
+    "TRN-R45",
     "step refresh info has refreshAfter after expiresAt and a zero TTL",
+)
+REFRESH_INFO_DROPPED = register(
+    "trn-refresh-info-dropped",
+    "TRN-R21",
+    "Refresh Step Content answers new content without its refresh metadata (refresh null)",
 )
 REFRESH_STALE = register(
     "trn-refresh-stale", "TRN-R22", "Refresh Step Content returns the old content and refresh times"
 )
 POLL_WITHOUT_KEY = register(
     "trn-poll-without-key", "TRN-R23", "resultCollection PollResult comes without a resultsAccessKey"
+)
+CAPTURE_WITH_KEY = register(
+    "trn-capture-with-key", "TRN-R46", "resultCollection CaptureRedirect comes with a resultsAccessKey"
 )
 RESULTS_WRONG_KEY_ACCEPTED = register(
     "trn-results-wrong-key-accepted",
@@ -115,30 +138,49 @@ SUCCESS_WITHOUT_DONE = register(
 ERROR_CODE_ON_SUCCESS = register(
     "trn-error-code-on-success", "TRN-R27", 'a successful session carries errorCode "Other"'
 )
+ERROR_CODE_IN_PROGRESS = register(
+    "trn-error-code-in-progress", "TRN-R47", 'sessions in progress carry errorCode "Other"'
+)
 UPDATED_BEFORE_CREATED = register(
-    "trn-updated-before-created", "TRN-R28", "new sessions have updated one second before created"
+    "trn-updated-before-created", "TRN-R48", "new sessions have updated one second before created"
 )
 UPDATED_GOES_BACK = register("trn-updated-goes-back", "TRN-R28", "cancelling moves updated backwards")
+TIMESTAMPS_MS = register(
+    "trn-timestamps-ms", "TRN-R28", "created and updated are unix timestamps in milliseconds, not seconds"
+)
+UPDATED_FROZEN = register(
+    "trn-updated-frozen",
+    "TRN-R28",
+    "updated stays at the creation time when the session ends (cancel, finish)",
+)
+CANCEL_REFUSED = register(
+    "trn-cancel-refused", "TRN-R29", "Cancel Session of a session in progress answers 400"
+)
 CANCEL_NOT_FINISHING = register(
-    "trn-cancel-not-finishing", "TRN-R29", "cancel answers 200 but the session stays in progress"
+    "trn-cancel-not-finishing", "TRN-R49", "cancel answers 200 but the session stays in progress"
 )
 CANCEL_WRONG_ERROR_CODE = register(
     "trn-cancel-wrong-error-code",
-    "TRN-R29",
+    "TRN-R49",
     'a cancelled session carries errorCode "Other" instead of "Canceled"',
 )
 LIST_FOREIGN = register(
     "trn-list-foreign-sessions", "TRN-R30", "List Sessions includes the other account's sessions"
+)
+SECOND_ACCOUNT_SEES_PRIMARY = register(
+    "trn-second-account-sees-primary",
+    "TRN-R30",
+    "List Sessions of the second account lists the primary account's sessions instead of its own",
 )
 GET_FOREIGN = register("trn-get-foreign-session", "TRN-R30", "Get Session returns another account's session")
 CANCEL_FOREIGN = register(
     "trn-cancel-foreign-session", "TRN-R30", "Cancel Session cancels another account's session"
 )
 PAGE_SIZE_IGNORED = register(
-    "trn-page-size-ignored", "TRN-R31", "List Sessions ignores PageSize and returns every session"
+    "trn-page-size-ignored", "TRN-R50", "List Sessions ignores PageSize and returns every session"
 )
 PAGE_SIZE_UNBOUNDED = register(
-    "trn-page-size-unbounded", "TRN-R31", "PageSize outside 1..50 is accepted instead of answered 400"
+    "trn-page-size-unbounded", "TRN-R50", "PageSize outside 1..50 is accepted instead of answered 400"
 )
 PAGE_OFF_BY_ONE = register(
     "trn-page-off-by-one", "TRN-R31", "Page counts from 0, so Page=1 skips the first page"
@@ -161,6 +203,9 @@ REDACT_KEEPS_DATA = register(
 )
 NON_UUID_SESSION_ID = register(
     "trn-non-uuid-session-id", "TRN-R37", "create responses carry a sessionId that is not a UUID"
+)
+READ_ID_DIFFERS = register(
+    "trn-read-id-differs", "TRN-R51", "Get Session answers the session's id without its hyphens"
 )
 INVALID_INPUT_ACCEPTED = register(
     "trn-invalid-provider-input-accepted",

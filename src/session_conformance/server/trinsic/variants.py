@@ -14,13 +14,13 @@ UNKNOWN_400 = register(
     "trn-unknown-session-400",
     "A-01",
     "an unknown session ID is answered 400 ProblemDetails instead of 404",
-    ("TRN-R03", "TRN-R24", "TRN-R30", "TRN-R01", "TRN-R02", "TRN-X01"),
+    ("TRN-R03", "TRN-R24", "TRN-R30", "TRN-R01", "TRN-R02", "TRN-X01", "TRN-R43"),
 )
 FOREIGN_403 = register(
     "trn-foreign-session-403",
     "A-24",
     "another account's session is answered 403 (ProblemDetails) instead of looking unknown",
-    ("TRN-R02", "TRN-R30"),
+    ("TRN-R02", "TRN-R30", "TRN-R43"),
 )
 WRONG_KEY_400 = register(
     "trn-wrong-key-400",
@@ -32,7 +32,7 @@ REFRESH_KEY_REQUIRED = register(
     "trn-refresh-key-required",
     "A-09",
     "Refresh Step Content without resultsAccessKey is answered 400",
-    ("TRN-R21", "TRN-R22", "TRN-X01"),
+    ("TRN-R21", "TRN-R22", "TRN-X01", "TRN-R45"),
 )
 REDACT_204 = register(
     "trn-redact-204", "A-10", "Redact Session answers 204 No Content", ("TRN-R04", "TRN-R33", "TRN-R36")
@@ -41,25 +41,36 @@ FINISHED_REFUSES = register(
     "trn-finished-refuses",
     "A-11",
     "cancel of a finished session and a repeated redact are answered 400 (nothing changes)",
-    ("TRN-R04", "TRN-R25", "TRN-R29", "TRN-R33", "TRN-R36", "TRN-R42"),
+    ("TRN-R04", "TRN-R25", "TRN-R29", "TRN-R33", "TRN-R36", "TRN-R42", "TRN-R49"),
 )
 REDACT_NEEDS_FINISHED = register(
     "trn-redact-needs-finished",
     "A-11",
     "redact of a session still in progress is answered 400",
-    ("TRN-R04", "TRN-R24", "TRN-R29", "TRN-R33", "TRN-R36"),
+    ("TRN-R04", "TRN-R24", "TRN-R29", "TRN-R33", "TRN-R36", "TRN-R49"),
 )
 REFRESH_OMITTED = register(
     "trn-refresh-omitted",
     "A-16",
     "IntegrationStep.refresh is left out instead of written as null",
-    ("TRN-R13", "TRN-R14", "TRN-R16", "TRN-R17", "TRN-R20", "TRN-R21", "TRN-R22"),
+    ("TRN-R13", "TRN-R14", "TRN-R16", "TRN-R17", "TRN-R20", "TRN-R21", "TRN-R22", "TRN-R45"),
 )
 UPPER_CASE_IDS = register(
     "trn-upper-case-ids",
     "A-17",
     "session IDs are upper-case UUIDs (looked up case-insensitively, like a .NET Guid)",
-    ("TRN-R06", "TRN-R24", "TRN-R29", "TRN-R30", "TRN-R31", "TRN-R32", "TRN-R37"),
+    (
+        "TRN-R06",
+        "TRN-R24",
+        "TRN-R29",
+        "TRN-R30",
+        "TRN-R31",
+        "TRN-R32",
+        "TRN-R37",
+        "TRN-R49",
+        "TRN-R50",
+        "TRN-R51",
+    ),
 )
 EMPTY_BODY_IS_OBJECT = register(
     "trn-empty-body-object",
@@ -85,10 +96,13 @@ QUERY_CASE_SENSITIVE = register(
     "trn-query-case-sensitive",
     "A-04",
     "only the PascalCase query names bind (OrderBy, OrderDirection, PageSize, Page); others are ignored",
-    ("TRN-R03", "TRN-R31", "TRN-R32", "TRN-X01"),
+    ("TRN-R03", "TRN-R31", "TRN-R32", "TRN-X01", "TRN-R50"),
 )
 PAGE_SIZE_25 = register(
-    "trn-page-size-25", "A-05", "List Sessions' default PageSize is 25 instead of 50", ("TRN-R31", "TRN-R32")
+    "trn-page-size-25",
+    "A-05",
+    "List Sessions' default PageSize is 25 instead of 50",
+    ("TRN-R31", "TRN-R32", "TRN-R50"),
 )
 STATE_ORDER = register(
     "trn-state-order",
@@ -113,7 +127,7 @@ AUTH_PROBLEM = register(
     "trn-auth-problem-body",
     "A-02",
     "401 (no token) and 403 (unknown token) carry a ProblemDetails body and no WWW-Authenticate",
-    ("TRN-R01", "TRN-R02"),
+    ("TRN-R01", "TRN-R02", "TRN-R43"),
 )
 NO_MAX_LENGTH = register(
     "trn-no-max-length",
@@ -131,11 +145,22 @@ OMIT_NULLS = register(
     "trn-omit-nulls",
     "A-15",
     "null properties are left out (Session.errorCode, resultCollection.resultsAccessKey)",
-    ("TRN-R04", "TRN-R23", "TRN-R25", "TRN-R26", "TRN-R27", "TRN-R29", "TRN-R42"),
+    (
+        "TRN-R04",
+        "TRN-R23",
+        "TRN-R25",
+        "TRN-R26",
+        "TRN-R27",
+        "TRN-R29",
+        "TRN-R42",
+        "TRN-R46",
+        "TRN-R47",
+        "TRN-R49",
+    ),
 )
 LIST_HIDES_REDACTED = register(
     "trn-list-hides-redacted",
     "A-12",
     "redacted sessions are no longer listed nor counted in total (Get Session still finds them)",
-    ("TRN-R30", "TRN-R31", "TRN-R32", "TRN-R24", "TRN-R25", "TRN-R29", "TRN-R36"),
+    ("TRN-R30", "TRN-R31", "TRN-R32", "TRN-R24", "TRN-R25", "TRN-R29", "TRN-R36", "TRN-R50", "TRN-R49"),
 )

@@ -8,6 +8,7 @@ Request handling is: authenticate (401) -> decode and validate the body (400, co
 
 from __future__ import annotations
 
+import asyncio
 import re
 import secrets
 from collections.abc import Awaitable, Callable
@@ -25,7 +26,7 @@ from session_conformance.server.zitadel import faults as F
 from session_conformance.server.zitadel import variants as V
 from session_conformance.server.zitadel.logic import details, quoted, rendered, run_change
 from session_conformance.server.zitadel.requests import Change, parse_change, parse_delete, parse_search
-from session_conformance.server.zitadel.search import count_matches, search
+from session_conformance.server.zitadel.search import count_matches, may_read, search
 from session_conformance.server.zitadel.store import (
     MAX_OLD_TOKENS,
     Instance,
@@ -59,6 +60,7 @@ from session_conformance.server.zitadel.wire import (
 PROVIDER_STATES = ("zitadel user exists", "zitadel idp intent succeeded")
 PREFIXES = (("/v2", False), ("/v2beta", True))
 MAX_BODY_BYTES = 1 << 20
+RACE_WINDOW_S = 0.2  # ztd-racing-set-lost: how long a SetSession works on what it read before the lock
 LIST_LAG_NS = 400_000_000  # ztd-list-lag: how far ListSessions may trail the writes
 LIST_NEVER_CATCHES_UP_NS = (
     60_000_000_000  # ztd-list-never-catches-up: how far it trails (far beyond "briefly")
@@ -107,7 +109,7 @@ def _error(state: ServerState, exc: ApiError) -> Response:
 
 def _authenticate(state: ServerState, request: Request) -> Account:
     header = request.headers.get("authorization")
-    account = state.account_for(header)
+    account = state.zitadel_caller_for(header)
     if account is not None:
         return account
     if F.NO_AUTH in state.faults:
@@ -189,6 +191,12 @@ def _verify_write_token(
         raise ApiError(PERMISSION_DENIED, message, "COMMAND-sGr42")
 
 
+def _may_delete(caller: Account, session: Session) -> bool:
+    """ZTD-R49: without a token, only the checked user or a holder of session.delete ends a session."""
+    own = bool(session.user_id) and session.user_id == caller.caller_user_id
+    return own or "session.delete" in caller.permissions
+
+
 def _metadata_only(change: Change) -> bool:
     """A create that carries metadata and nothing else (ztd-metadata-only-create-400)."""
     return bool(change.metadata) and (
@@ -257,7 +265,7 @@ def routes(state: ServerState) -> list[Route]:
             message = quoted(variants, f"the limit must not exceed {MAX_LIMIT}", str(wanted.limit))
             raise ApiError(INVALID_ARGUMENT, message, "EMBED-L1m1t")
         with inst.lock:
-            page, total = search(inst, account, wanted, faults, variants, _list_view(inst))
+            page, total = search(inst, account, wanted, faults, variants, _list_view(inst), store.clock.now())
             chunks = [rendered(session, faults, variants) for session in page]
             events = inst.events
         if V.TOTAL_BEFORE_PERMISSION in variants:  # Z-07: other instances' matches, not readable here
@@ -267,7 +275,7 @@ def routes(state: ServerState) -> list[Route]:
                 if other is not inst
             )
         list_details: dict[str, Any] = {}
-        if total:
+        if total and not (beta and F.V2BETA_TOTAL_MISSING in faults):
             list_details["totalResult"] = str(total) if F.INT64_AS_NUMBER not in faults else total
         if events:
             list_details["processedSequence"] = str(events) if F.INT64_AS_NUMBER not in faults else events
@@ -304,6 +312,9 @@ def routes(state: ServerState) -> list[Route]:
             raise ApiError(
                 PERMISSION_DENIED, quoted(variants, "the session token is invalid", session_id), "QUERY-dsfr3"
             )
+        if not token and not may_read(account, session) and F.READ_WITHOUT_PERMISSION not in faults:
+            message = quoted(variants, "No matching permissions found", session_id)
+            raise ApiError(PERMISSION_DENIED, message, "AUTH-5mWD2")
         return raw_response(b'{"session":' + rendered(session, faults, variants) + b"}")
 
     def _lost_session(inst: Instance, session_id: str) -> Session | None:
@@ -324,8 +335,14 @@ def routes(state: ServerState) -> list[Route]:
             allow_non_positive_lifetime=F.VALIDATION_IGNORED in faults,
             read_user_agent=F.USERAGENT_CHANGED in faults,
         )
+        stale: dict[str, bytes] | None = None
+        if F.RACING_SET_LOST in faults and change.metadata and session_id in inst.sessions:
+            stale = dict(inst.sessions[session_id].metadata)  # read outside the lock, then wait
+            await asyncio.sleep(RACE_WINDOW_S)
         with inst.lock:
             session = inst.sessions.get(session_id)
+            if session is not None and stale is not None:
+                session.metadata = stale  # the other write's change is lost
             if session is None and F.SET_TERMINATED_OK in faults:
                 session = inst.tombstones.get(session_id)
             if session is None:  # deleted, evicted or never created: not an active session
@@ -366,7 +383,8 @@ def routes(state: ServerState) -> list[Route]:
                     if F.OLD_TOKEN_VALID in faults:
                         draft.old_tokens = [*draft.old_tokens, session.token][-MAX_OLD_TOKENS:]
                     draft.token = token = new_token()
-            if outcome.changed:
+            frozen = F.SECOND_SET_FROZEN in faults and draft.sequence > 1
+            if outcome.changed and not frozen:
                 draft.sequence += 1
                 draft.changed = now
                 inst.events += 1
@@ -414,6 +432,9 @@ def routes(state: ServerState) -> list[Route]:
                 return json_response({"details": answer})
             if token:
                 _verify_write_token(state, inst, session, token, F.DELETE_WRONG_TOKEN_OK, variants)
+            elif not _may_delete(account, session) and F.DELETE_WITHOUT_PERMISSION not in faults:
+                message = quoted(variants, "No matching permissions found", session_id)
+                raise ApiError(PERMISSION_DENIED, message, "AUTH-5mWD2")
             if F.DELETE_NOOP in faults:  # answers like a delete, ends nothing
                 answer = details(
                     inst, session.sequence, session.changed, faults, variants, created=session.created
@@ -442,7 +463,8 @@ def routes(state: ServerState) -> list[Route]:
         async def run(request: Request) -> Response:
             try:
                 account = _authenticate(state, request)  # before any validation (ZTD-R01)
-                return await handler(request, store.instance(account), account, beta)
+                # a restricted caller works in its account's instance, with its own permissions
+                return await handler(request, store.instance(state.owner_of(account)), account, beta)
             except ApiError as exc:
                 return _error(state, exc)
 

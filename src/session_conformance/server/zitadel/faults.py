@@ -156,6 +156,17 @@ DELETE_OTHER_INSTANCE = register(
     "ZTD-R49",
     "DeleteSession without a token ends a session of another account (instance): no permission checked",
 )
+DELETE_WITHOUT_PERMISSION = register(
+    "ztd-delete-without-permission",
+    "ZTD-R49",
+    "DeleteSession without a token ends any session of the instance: session.delete is not checked",
+)
+READ_WITHOUT_PERMISSION = register(
+    "ztd-read-without-permission",
+    "ZTD-R45",
+    "GetSession without a token and ListSessions show every session of the instance: session.read is not "
+    "checked",
+)
 DELETED_STILL_READABLE = register(
     "ztd-deleted-still-readable", "ZTD-R50", "GetSession still answers 200 for a deleted session"
 )
@@ -183,6 +194,27 @@ TOTAL_WRONG = register(
     "ztd-total-wrong", "ZTD-R61", "`totalResult` counts the returned page instead of all matches"
 )
 DELETED_LISTED = register("ztd-deleted-listed", "ZTD-R62", "deleted sessions are still listed")
+# faults that show only at depth: past the first page, after a second operation, after expiry, in a race,
+# in one of v2/v2beta
+LATER_PAGES_OVERLAP = register(
+    "ztd-later-pages-overlap", "ZTD-R58", "past the first page (offset > 0) a page starts one row early"
+)
+SECOND_SET_FROZEN = register(
+    "ztd-second-set-frozen",
+    "ZTD-R13",
+    "from the second changing SetSession of a session on, sequence and changeDate no longer move",
+)
+EXPIRED_UNLISTED = register(
+    "ztd-expired-unlisted", "ZTD-R62", "expired sessions drop out of ListSessions (they are still listed)"
+)
+RACING_SET_LOST = register(
+    "ztd-racing-set-lost",
+    "ZTD-R33",
+    "SetSession merges into metadata read before it waits its turn: of two simultaneous changes one is lost",
+)
+V2BETA_TOTAL_MISSING = register(
+    "ztd-v2beta-total-missing", "ZTD-R61", "v2beta ListSessions leaves out details.totalResult (v2 is right)"
+)
 LIST_NEVER_CATCHES_UP = register(
     "ztd-list-never-catches-up",
     "ZTD-R63",

@@ -26,6 +26,13 @@ _COMPARE: dict[int, Callable[[int, int], bool]] = {
 _SWAPPED = {0: 0, 1: 3, 2: 4, 3: 1, 4: 2}  # the ztd-creation-date-wrong fault
 
 
+def may_read(caller: Account, session: Session) -> bool:
+    """ZTD-R45: without a token, the creator, the checked user or a holder of session.read reads it."""
+    if "session.read" in caller.permissions or session.creator == caller.caller_user_id:
+        return True
+    return bool(session.user_id) and session.user_id == caller.caller_user_id
+
+
 def _matcher(query: Query, caller: Account, faults: FaultSet) -> Match | None:
     """A predicate for one SearchQuery; None = matches everything (a fault ignores the query)."""
     kind = query.kind
@@ -69,6 +76,7 @@ def search(
     faults: FaultSet,
     variants: VariantSet | None = None,
     view: list[Session] | None = None,
+    now: int | None = None,
 ) -> tuple[list[Session], int]:
     """The page of matching sessions and the number of all matches (``view``: a lagging projection)."""
     on = variants if variants is not None else VariantSet()
@@ -76,6 +84,10 @@ def search(
     candidates: Iterable[Session] = list(inst.sessions.values()) if view is None else view
     if F.DELETED_LISTED in faults:
         candidates = [*candidates, *inst.tombstones.values()]
+    if "session.read" not in caller.permissions and F.READ_WITHOUT_PERMISSION not in faults:
+        candidates = [s for s in candidates if may_read(caller, s)]  # Z-07: what the caller may read
+    if F.EXPIRED_UNLISTED in faults and now is not None:
+        candidates = [s for s in candidates if s.expiration is None or s.expiration > now]
     found = [s for s in candidates if all(match(s) for match in matchers)]
     if request.sorting == SORT_CREATION_DATE:
         ascending = request.asc and F.SORT_IGNORED not in faults
@@ -86,7 +98,8 @@ def search(
     limit = request.limit or (total if V.LIMIT_ZERO_UNBOUNDED in on else DEFAULT_LIMIT)
     if F.LIMIT_IGNORED in faults:
         limit = total
-    page = found[request.offset : request.offset + limit]
+    start = request.offset - 1 if request.offset > 0 and F.LATER_PAGES_OVERLAP in faults else request.offset
+    page = found[start : start + limit]
     return page, (len(page) if F.TOTAL_WRONG in faults else total)
 
 
