@@ -65,6 +65,11 @@ TARGETS: list[tuple[str, str, str, float]] = [
     ("xdist_worksteal_speedup", "pytest -n 2 --dist worksteal (session-conformance run) vs one", ">=", 1.6),
     ("deep_peak_rss_mb", "deep: peak RSS of the pytest process tree", "<", 300.0),
     ("shards_equal", "2 shards merged: same verdicts as one run (1 = yes)", ">=", 1.0),
+    # issue 20: the suite's own CPU per request, and session-conformance run's default (-n 2 worksteal)
+    ("standard_cpu_ms_per_request", "standard: suite CPU ms per request (issue 20)", "<=", 2.0),
+    ("smoke_cpu_ms_per_request", "smoke: suite CPU ms per request (issue 20)", "<=", 2.0),
+    ("standard_run_wall_s", "standard, -n 2 --dist worksteal (run's default): wall (issue 20)", "<", 30.0),
+    ("schemathesis_rps_ratio_3", "suite req/s vs plain schemathesis, same budget (issue 20)", ">=", 3.0),
 ]
 
 
@@ -90,8 +95,14 @@ class Run:
     error: str | None = None  # set when the figures are not usable
     reports: Path | None = None  # a copy of the run's reports folder (summary, JUnit)
 
+    @property
+    def cpu_ms_per_request(self) -> float | None:
+        """CPU of the measured command (the suite, not the server) per request the server counted."""
+        return 1000 * self.cpu_s / self.requests if self.requests else None
+
     def figures(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if k not in ("label", "reports")}
+        figures = {k: v for k, v in asdict(self).items() if k not in ("label", "reports")}
+        return figures | {"cpu_ms_per_request": self.cpu_ms_per_request}
 
 
 class TreeRSS:
@@ -752,7 +763,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run_line(run: Run) -> str:
     text = (
         f"{run.wall_s:7.1f} s  {run.requests:7d} requests  {run.rps:7.1f} req/s  "
-        f"peak {run.peak_rss_mb:6.1f} MB  exit {run.exit_code}  [{run.summary}]"
+        f"peak {run.peak_rss_mb:6.1f} MB  cpu {run.cpu_s:6.1f} s "
+        f"= {_fmt(run.cpu_ms_per_request, '.2f')} ms/req  "
+        f"exit {run.exit_code}  [{run.summary}]"
     )
     return text + (f"  ERROR: {run.error}" if run.error else "")
 
@@ -807,6 +820,10 @@ def _report(results: Results) -> dict[str, Any]:
         "xdist_speedup": speedup,
         "xdist_worksteal_speedup": steal,
         "deep_peak_rss_mb": _bound(results.profiles.get("deep"), "peak_rss_mb", 300.0),
+        "standard_cpu_ms_per_request": _per_request(results.profiles.get("standard")),
+        "smoke_cpu_ms_per_request": _per_request(results.profiles.get("smoke")),
+        "standard_run_wall_s": _bound(steal_run, "wall_s", 30.0) if compare == "standard" else None,
+        "schemathesis_rps_ratio_3": ratio,
     }
     report["targets"] = [
         {
@@ -833,18 +850,23 @@ def _bound(run: Run | None, attr: str, limit: float) -> float | None:
     return value if timed_out and value >= limit else None
 
 
+def _per_request(run: Run | None) -> float | None:
+    return run.cpu_ms_per_request if run is not None and run.error is None else None
+
+
 def _compare(figure: float | None, op: str, limit: float) -> bool | None:
     if figure is None:
         return None
-    return figure < limit if op == "<" else figure >= limit
+    return {"<": figure < limit, "<=": figure <= limit}.get(op, figure >= limit)
 
 
 def _render(report: dict[str, Any], results: Results) -> str:
     lines = [
         "Runs (requests counted by the server; rps = requests / wall; active = requests / time from "
-        "first to last request; cpu = CPU seconds of the command's process tree; srv = of the server)",
+        "first to last request; cpu = CPU seconds of the command's process tree, ms/req = per request; "
+        "srv = of the server)",
         f"  {'run':<34} {'examples':>8} {'wall s':>8} {'requests':>9} {'rps':>8} {'active':>8} "
-        f"{'peak MB':>8} {'cpu s':>7} {'srv s':>6}  result",
+        f"{'peak MB':>8} {'cpu s':>7} {'ms/req':>6} {'srv s':>6}  result",
     ]
     rows: list[tuple[Run, int | None]] = [(r, results.budgets.get(n)) for n, r in results.profiles.items()]
     if results.schemathesis:
@@ -857,7 +879,7 @@ def _render(report: dict[str, Any], results: Results) -> str:
         lines.append(
             f"  {run.label:<34} {examples if examples is not None else 'n/a':>8} {run.wall_s:8.1f} "
             f"{run.requests:9d} {run.rps:8.1f} {run.active_rps:8.1f} {run.peak_rss_mb:8.1f} "
-            f"{run.cpu_s:7.1f} {run.server_cpu_s:6.1f}  "
+            f"{run.cpu_s:7.1f} {_fmt(run.cpu_ms_per_request, '.2f'):>6} {run.server_cpu_s:6.1f}  "
             f"{run.summary[:80]}" + (f"  ERROR: {run.error}" if run.error else "")
         )
     lines.append(

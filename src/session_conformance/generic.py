@@ -31,6 +31,7 @@ from schemathesis.specs.openapi.checks import (
     use_after_free,
 )
 
+from session_conformance import casecache
 from session_conformance.apis import FAMILIES, family
 from session_conformance.checks import contract_violations, response_rule
 from session_conformance.config import Options, Profile
@@ -108,7 +109,7 @@ def load_schema(
     """The OpenAPI document of ``api`` (with derived links) as a Schemathesis schema."""
     document = add_links(openapi_document(api))
     config = schemathesis_config(options.profile, seed, mode=mode, stateful=stateful, api=api)
-    schema = schemathesis.openapi.from_dict(document, config=config)
+    schema = casecache.install(schemathesis.openapi.from_dict(document, config=config))
     if mode == "positive" and not stateful:
         schema.hook("flatmap_path_parameters")(_real_session_ids(api))
     return schema

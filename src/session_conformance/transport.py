@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import functools
+import ssl
+
 import httpx
 
 USER_AGENT = "session-conformance"
+
+
+@functools.cache
+def _ssl_context() -> ssl.SSLContext:
+    # httpx builds (and loads the CA bundle into) a context per client: ~33 ms of CPU each, 22 times a run
+    return httpx.create_ssl_context()
 
 
 def make_httpx_client(
@@ -22,4 +31,5 @@ def make_httpx_client(
         headers={"User-Agent": USER_AGENT},
         transport=transport,
         limits=limits or httpx.Limits(),
+        verify=_ssl_context(),
     )
