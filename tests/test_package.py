@@ -122,7 +122,7 @@ def test_an_added_or_removed_file_fails_verify_naming_it(packaged: Path, tmp_pat
 
 def test_a_clean_complete_run_says_so_first() -> None:
     summary = {
-        "apis": ["trinsic", "zitadel-v2", "zitadel-v2beta"],
+        "apis": ["trinsic", "zitadel-v2", "zitadel-v2beta", "zitadel-v2-connect", "zitadel-v2beta-connect"],
         "rules": [{"id": "TRN-R01", "api": "trinsic", "verdict": "passed"}],
         "run": {"options": {"read_only": False, "rules": None}},
     }

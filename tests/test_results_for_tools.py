@@ -1,9 +1,9 @@
 """Results other tools read: Schemathesis failure codes in every view, `st_codes` in rules.json, `--har`.
 
-One real run (embedded server, fault `trn-500-on-odd-input`: malformed bodies answered 500, which
-Schemathesis' `not_a_server_error` reports as ST101, critical, under TRN-X01), with `--har`. Schemathesis
-writes HAR but has no command that reads it (`st replay` reads its own crash files), so the HAR file is
-validated against the HAR 1.2 structure (a JSON Schema of the spec's required fields).
+One real run (embedded server, fault `trn-create-201`: creates answered 201, which Schemathesis'
+`status_code_conformance` reports as ST103, medium, under TRN-R04, a rule that fails), with `--har`.
+Schemathesis writes HAR but has no command that reads it (`st replay` reads its own crash files), so the
+HAR file is validated against the HAR 1.2 structure (a JSON Schema of the spec's required fields).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from session_conformance.contracts import contracts_dir, load_rules
 from session_conformance.rules_lint import st_code_problems
 from session_conformance.stcodes import as_json, check_codes, found, known_codes, tag
 
-FAULT, RULE = "trn-500-on-odd-input", "TRN-X01"
+FAULT, RULE = "trn-create-201", "TRN-R04"
 
 REQUEST_FIELDS = [
     "method",
@@ -129,15 +129,15 @@ def test_a_schemathesis_failure_keeps_its_code_and_severity_in_every_view(
 ) -> None:
     done, reports = run
     block = done.stdout.split("conformance verdicts", 1)[1]
-    assert re.search(rf"FAILED   {RULE} .*\[ST101 critical\]", block), block[:2000]
-    assert "(Schemathesis ST101, critical)" in done.stdout  # the failure's own lines
+    assert re.search(rf"FAILED   {RULE} .*\[ST103 medium\]", block), block[:2000]
+    assert "(Schemathesis ST103, medium)" in done.stdout  # the failure's own lines
 
     summary = json.loads((reports / "conformance-summary.json").read_text())
     rule = next(r for r in summary["rules"] if r["id"] == RULE)
-    assert rule["verdict"] == "failed" and {"code": "ST101", "severity": "critical"} in rule["schemathesis"]
+    assert rule["verdict"] == "failed" and {"code": "ST103", "severity": "medium"} in rule["schemathesis"]
     generated = [r for r in summary["records"] if r["outcome"] == "failed" and r["schemathesis"]]
-    assert generated and all("ST101:critical" in r["schemathesis"] for r in generated)
-    assert "Schemathesis: ST101 (critical)" in (reports / "conformance-summary.md").read_text()
+    assert generated and all("ST103:medium" in r["schemathesis"] for r in generated)
+    assert "Schemathesis: ST103 (medium)" in (reports / "conformance-summary.md").read_text()
 
     cases = list(ET.parse(reports / "junit.xml").getroot().iter("testcase"))
     tagged = [
@@ -146,13 +146,13 @@ def test_a_schemathesis_failure_keeps_its_code_and_severity_in_every_view(
     assert len(tagged) == len(generated)
     for case in tagged:
         properties = {p.get("name"): p.get("value") for p in case.iter("property")}
-        assert properties["conformance.schemathesis"] == "ST101:critical"
+        assert properties["conformance.schemathesis"] == "ST103:medium"
         assert properties["conformance.verdict"] == "failed"
         failure = case.find("failure")
-        assert failure is not None and "(Schemathesis ST101, critical)" in failure.get("message", "")
+        assert failure is not None and "(Schemathesis ST103, medium)" in failure.get("message", "")
 
     results = [json.loads(p.read_text()) for p in (reports / "allure-results").glob("*-result.json")]
-    labelled = [r for r in results if {"name": "schemathesis", "value": "ST101"} in r["labels"]]
+    labelled = [r for r in results if {"name": "schemathesis", "value": "ST103"} in r["labels"]]
     assert len(labelled) == len(generated) and all(r["status"] == "failed" for r in labelled)
 
 
@@ -168,7 +168,7 @@ def test_har_is_a_valid_masked_har_1_2_file(run: tuple[subprocess.CompletedProce
     for item in entries:
         datetime.fromisoformat(item["startedDateTime"].replace("Z", "+00:00"))
     statuses = {item["response"]["status"] for item in entries}
-    assert 500 in statuses and 200 in statuses  # the fault's answers and ordinary ones
+    assert 201 in statuses and 200 in statuses  # the fault's answers and ordinary ones
     auth = [
         h["value"] for e in entries for h in e["request"]["headers"] if h["name"].lower() == "authorization"
     ]

@@ -572,6 +572,10 @@ def routes(state: ServerState) -> list[Route]:
             identity = None
         if identity is not None and F.RESULTS_WITHOUT_IDENTITY not in faults:
             payload["identityData"] = identity
+        elif session.redacted and F.REDACT_NULLED_IDENTITY in faults:
+            payload["identityData"] = dict.fromkeys(
+                ("originatingProviderId", "person", "document", "attachmentAccessKeys")
+            )
         return json_response(payload)
 
     async def refresh_step(request: Request, account: Account, sessions: AccountSessions) -> Response:

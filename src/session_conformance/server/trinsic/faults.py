@@ -199,7 +199,12 @@ REDACT_TEMPORARY = register(
     "identity data hidden by redact comes back from the second results call on",
 )
 REDACT_KEEPS_DATA = register(
-    "trn-redact-keeps-data", "TRN-R36", "redact answers 200 but results still carry identityData"
+    "trn-redact-keeps-data", "TRN-R33", "redact answers 200 but results still carry the identity data"
+)
+REDACT_NULLED_IDENTITY = register(
+    "trn-redact-nulled-identity",
+    "TRN-R36",
+    "after redaction results still carry an identityData object, every member null (no data, not absent)",
 )
 NON_UUID_SESSION_ID = register(
     "trn-non-uuid-session-id", "TRN-R37", "create responses carry a sessionId that is not a UUID"

@@ -222,7 +222,8 @@ def routes(
                 raise ApiError(8, f"message size exceeds the limit of {MAX_BODY_BYTES} bytes")
         message = decode(raw)  # before authentication (Connect sheet §1)
         account = authenticate(request)
-        inst = (apart if CF.SEPARATE_STORE in faults else store).instance(account)
+        # a restricted caller works in its account's instance, with its own permissions (as over REST)
+        inst = (apart if CF.SEPARATE_STORE in faults else store).instance(state.owner_of(account))
         scope = dict(request.scope)
         scope["path_params"] = {}
         scope["query_string"] = b""
