@@ -45,15 +45,20 @@ ZITADEL_APIS = ("zitadel-v2", "zitadel-v2beta", "zitadel-v2-connect", "zitadel-v
 
 def test_plan_limits_each_run_to_its_family_and_rule() -> None:
     faults = [Fault("trn-a", "TRN-R01", "x"), Fault("ztd-b", "ZTD-R02", "y"), Fault("trn-c", "TRN-R31", "z")]
+    faults.append(Fault("ztd-connect-d", "ZTD-T02", "w"))
     baselines, runs = plan(faults)
+    # a Zitadel fault runs over the transport whose handlers it breaks (REST and Connect share the rest)
+    rest = ("zitadel-v2", "zitadel-v2beta")
+    connect = ("zitadel-v2-connect", "zitadel-v2beta-connect")
     assert [(r.label, r.apis, r.rules, r.faults) for r in runs] == [
         ("trn-a", ("trinsic",), ("TRN-R01",), ("trn-a",)),
-        ("ztd-b", ZITADEL_APIS, ("ZTD-R02",), ("ztd-b",)),
+        ("ztd-b", rest, ("ZTD-R02",), ("ztd-b",)),
         ("trn-c", ("trinsic",), ("TRN-R31",), ("trn-c",)),
+        ("ztd-connect-d", connect, ("ZTD-T02",), ("ztd-connect-d",)),
     ]
     assert [(b.apis, b.rules, b.faults) for b in baselines] == [
         (("trinsic",), ("TRN-R01", "TRN-R31"), ()),
-        (ZITADEL_APIS, ("ZTD-R02",), ()),
+        (ZITADEL_APIS, ("ZTD-R02", "ZTD-T02"), ()),
     ]
     run = Run("trn-a", ("trinsic",), ("TRN-R01",), exit_code=1, failed_rules=["TRN-R01"])
     assert detected(run) and "trn-a" in render(baselines[:1], [run])

@@ -19,6 +19,7 @@ from session_conformance.matrix import (
     FAMILY_APIS,
     Run,
     apis_of_family,
+    apis_of_fault,
     check_names,
     family_of_switch,
     run_all,
@@ -36,8 +37,7 @@ def detected(run: Run) -> bool:
 def plan(faults: list[Fault]) -> tuple[list[Run], list[Run]]:
     """Fault-free runs (one per API family, over the rules its faults break) and one run per fault."""
     runs = [
-        Run(fault.name, apis_of_family(family_of_switch(fault.name)), (fault.rule,), faults=(fault.name,))
-        for fault in faults
+        Run(fault.name, apis_of_fault(fault.name), (fault.rule,), faults=(fault.name,)) for fault in faults
     ]
     baselines = []
     for family in FAMILY_APIS:

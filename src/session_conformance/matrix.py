@@ -61,6 +61,14 @@ def apis_of_family(family: str) -> tuple[str, ...]:
     return FAMILY_APIS[family]
 
 
+def apis_of_fault(name: str) -> tuple[str, ...]:
+    """The APIs a run of fault ``name`` covers (its family's descriptor says which show it)."""
+    fam = apis.family_of_switch(name)
+    if fam is None:
+        raise UsageError(f"{name!r} is not a switch of a known API family")
+    return fam.fault_apis(name)
+
+
 def family_of_switch(name: str) -> str:
     """The family of a fault or variant name (``trn-...``, ``ztd-...``: each family's switch prefix)."""
     fam = apis.family_of_switch(name)

@@ -153,6 +153,10 @@ class ApiFamily(ABC):
         """Whether an empty JSON body reads as ``{}`` on this API."""
         return self.empty_body_is_empty_message
 
+    def fault_apis(self, fault: str) -> tuple[str, ...]:
+        """The APIs a fault-matrix run of ``fault`` covers: enough to show it (every API by default)."""
+        return tuple(api.name for api in self.apis)
+
     def applies(self, rule_id: str, api: str) -> bool:
         """Whether a rule of the family is judged on this API (a transport's own rules are not on another)."""
         return self.owns_rule(rule_id)

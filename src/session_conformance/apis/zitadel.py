@@ -91,6 +91,11 @@ class Zitadel(ApiFamily):
             return "ZTD-R08" if kind == "null" else "ZTD-R07"
         return "ZTD-R01" if status == 401 else "ZTD-R04"
 
+    def fault_apis(self, fault: str) -> tuple[str, ...]:
+        # REST and Connect run the same handlers: a REST fault shows over REST, a Connect one over Connect
+        connect = fault.startswith("ztd-connect-")
+        return tuple(api.name for api in self.apis if (api.name in CONNECT_APIS) == connect)
+
     def generic_rule(self, check: str, *, negative: bool, description: str | None) -> str | None:
         if check in ("not_a_server_error", "negative_data_rejection"):
             if not negative and check == "not_a_server_error":
