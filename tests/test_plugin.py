@@ -18,6 +18,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from session_conformance.apis.zitadel import ZITADEL
+from session_conformance.cleanup import Cleanup
 from session_conformance.http import ConformanceClient
 from session_conformance.retry import TransportFault, retry_after_seconds
 from session_conformance.server.runner import EmbeddedServer
@@ -294,6 +296,28 @@ def test_cleanup_ends_every_created_session(tmp_path: Path, mode: str) -> None:
         assert "ended 3 session(s) created during the run" in done.stdout, done.stdout
         assert _open_sessions(fresh) == [], done.stdout
 
+
+
+@pytest.mark.parametrize("api", ["zitadel-v2", "zitadel-v2-connect"])
+def test_cleanup_learns_a_rotated_session_token(api: str) -> None:
+    """A SetSession issues a new token (REST: the session is in the path; Connect: in the request body):
+    the delete at the end of the run sends that one."""
+    cleanup = Cleanup()
+    with EmbeddedServer() as fresh:
+        client = ConformanceClient(fresh.url, fresh.primary_token, name="rotator", cleanup=cleanup)
+        try:
+            create = ZITADEL.call(api, "CreateSession", body={})
+            created = client.request(create.method, create.path, json=create.json, headers=create.headers).json()
+            change = ZITADEL.call(
+                api, "SetSession", session_id=created["sessionId"], body={"metadata": {"k": "dg=="}}
+            )
+            changed = client.request(change.method, change.path, json=change.json, headers=change.headers)
+        finally:
+            client.close()
+        new_token = changed.json()["sessionToken"]
+        assert new_token != created["sessionToken"]
+        assert [s.session_token for s in cleanup.pending()] == [new_token]
+        assert cleanup.run() == [] and _open_sessions(fresh) == []
 
 # --- 429 and Retry-After ---------------------------------------------------------------------------
 

@@ -271,7 +271,7 @@ class ConformanceClient:
         )
         if created is not None:
             self.cleanup.add(created)
-        rotated = fam.rotated_token(exchange.method, path, body)
+        rotated = fam.rotated_token(exchange.method, path, body, exchange.request_body)
         if rotated is not None:
             self.cleanup.rotate(*rotated)
 

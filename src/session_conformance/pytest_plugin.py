@@ -510,21 +510,25 @@ def client(_conformance_runtime: _Runtime) -> ConformanceClient:
     return _conformance_runtime.client(_conformance_runtime.target.token, "primary")
 
 
+def _optional_client(runtime: _Runtime, token: str | None, role: str, skip_reason: str) -> ConformanceClient:
+    """A client of a caller the target may not offer: the check is skipped, naming the option, without it."""
+    if token is None:
+        pytest.skip(SKIP_REASONS[skip_reason])
+    return runtime.client(token, role)
+
+
 @pytest.fixture(scope="session")
 def other_client(_conformance_runtime: _Runtime) -> ConformanceClient:
+    """The second account's caller (``--other-token``)."""
     token = _conformance_runtime.target.other_token
-    if token is None:
-        pytest.skip(SKIP_REASONS["other_token"])
-    return _conformance_runtime.client(token, "other")
+    return _optional_client(_conformance_runtime, token, "other", "other_token")
 
 
 @pytest.fixture(scope="session")
 def restricted_client(_conformance_runtime: _Runtime) -> ConformanceClient:
     """A caller of the primary account's Zitadel instance with session.write only (no read, no delete)."""
     token = _conformance_runtime.target.zitadel_restricted_token
-    if token is None:
-        pytest.skip(SKIP_REASONS["restricted_token"])
-    return _conformance_runtime.client(token, "restricted")
+    return _optional_client(_conformance_runtime, token, "restricted", "restricted_token")
 
 
 @pytest.fixture(scope="session")

@@ -21,7 +21,7 @@ from _zitadel_steps import (
     normalised,
     random_id,
 )
-from test_zitadel_parity import STEPS
+from test_zitadel_parity import side_by_side
 
 from session_conformance.apis import family
 from session_conformance.apis.zitadel import ZITADEL
@@ -135,12 +135,7 @@ def _status(zt: Zitadel, exchange: Exchange) -> int:
 @pytest.mark.needs("writes")
 def test_connect_answers_like_rest(api: str, client: ConformanceClient) -> None:
     connect, rest = _zt(client, api), _zt(client, REST_OF[api])
-    transports = {"REST": rest, "Connect": connect}
-    states: dict[str, dict[str, str]] = {
-        name: {"unknown": random_id(), "id": random_id(), "token": "", "old": ""} for name in transports
-    }
-    for step, call in STEPS:
-        got = {name: call(zt, states[name]) for name, zt in transports.items()}
+    for step, got in side_by_side({"REST": rest, "Connect": connect}):
         left, right = got["REST"], got["Connect"]
         warn(
             "ZTD-X02",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -102,6 +102,13 @@ STEPS: list[Step] = [
 ]
 
 
+def side_by_side(zts: dict[str, Zitadel]) -> Iterator[tuple[str, dict[str, Exchange]]]:
+    """The steps on each of ``zts``, step by step, each with its own session: every step's answers by name."""
+    states = {name: {"unknown": random_id(), "id": random_id(), "token": "", "old": ""} for name in zts}
+    for step, call in STEPS:
+        yield step, {name: call(zt, states[name]) for name, zt in zts.items()}
+
+
 @pytest.mark.rules("ZTD-X01")
 @pytest.mark.needs("writes")
 def test_v2beta_answers_like_v2(client: ConformanceClient, target: Target) -> None:
@@ -112,11 +119,7 @@ def test_v2beta_answers_like_v2(client: ConformanceClient, target: Target) -> No
         "v2": Zitadel(client, "/v2", "zitadel-v2"),
         "v2beta": Zitadel(client, "/v2beta", "zitadel-v2beta"),
     }
-    states: dict[str, dict[str, str]] = {
-        name: {"unknown": random_id(), "id": random_id(), "token": "", "old": ""} for name in apis
-    }
-    for step, call in STEPS:
-        got = {name: call(zt, states[name]) for name, zt in apis.items()}
+    for step, got in side_by_side(apis):
         v2, beta = got["v2"], got["v2beta"]
         warn(
             "ZTD-X01",

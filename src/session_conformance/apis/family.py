@@ -106,8 +106,11 @@ class ApiFamily(ABC):
         """The per-session secret a create answered that ending the session needs (none by default)."""
         return None
 
-    def rotated_token(self, method: str, rel_path: str, body: Any) -> tuple[str, str, str] | None:
-        """``(api, session_id, new_token)`` when a successful change issued a new session token."""
+    def rotated_token(
+        self, method: str, rel_path: str, body: Any, sent: bytes = b""
+    ) -> tuple[str, str, str] | None:
+        """``(api, session_id, new_token)`` when a successful change (request body ``sent``, answer
+        ``body``) issued a new session token."""
         return None
 
     @abstractmethod

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -178,13 +180,24 @@ class Zitadel(ApiFamily):
         token = created.get("sessionToken")
         return token if isinstance(token, str) else None
 
-    def rotated_token(self, method: str, rel_path: str, body: Any) -> tuple[str, str, str] | None:
-        match = _SET.match(rel_path)
+    def rotated_token(
+        self, method: str, rel_path: str, body: Any, sent: bytes = b""
+    ) -> tuple[str, str, str] | None:
         token = body.get("sessionToken") if isinstance(body, dict) else None
-        if method.upper() != "PATCH" or match is None or not isinstance(token, str):
+        if method.upper() not in ("PATCH", "POST") or not isinstance(token, str):
             return None
         api = self.api_of_path(rel_path)
-        return (api, match.group(2), token) if api else None
+        if api is None:
+            return None
+        if api in CONNECT_APIS:  # SetSession names its session in the request body
+            if method.upper() != "POST" or not rel_path.endswith("/SetSession"):
+                return None
+            with contextlib.suppress(ValueError, AttributeError, RecursionError):
+                session_id = json.loads(sent).get("sessionId") if sent else None
+                return (api, session_id, token) if isinstance(session_id, str) and session_id else None
+            return None
+        match = _SET.match(rel_path)
+        return (api, match.group(2), token) if method.upper() == "PATCH" and match else None
 
     def end_session(self, client: httpx.Client, session: CreatedSession) -> int:
         headers = self.auth(session)
