@@ -270,6 +270,14 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
     RUN.cleanup_report.extend(getattr(node, "workeroutput", {}).get(CLEANUP_KEY, ()))
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """pytest-xdist, ``--dist load``: the dearest checks first, one at a time to whichever worker is free."""
+    from session_conformance.schedule import make_scheduler  # imports xdist: only where xdist runs
+
+    return make_scheduler(config, log)
+
+
 @pytest.hookimpl(tryfirst=True, optionalhook=True)
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     """``-n auto`` (``session-conformance run``'s default): sized from the target's round trip."""

@@ -42,7 +42,7 @@ def pytest_args(args: Sequence[str]) -> list[str]:
     command += ["-p", "session_conformance.pytest_plugin", "-p", "no:cacheprovider"]
     command += ["--rootdir", str(suites.parent), "-o", "addopts="]
     if not _given(args, "-n", "--numprocesses") and "no:xdist" not in args:
-        command += ["-n", "auto", "--dist", "worksteal"]
+        command += ["-n", "auto", "--dist", "load"]  # load: schedule.DearestFirst
     return [*command, *args]
 
 
