@@ -680,7 +680,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         say(f"  {_run_line(results.schemathesis)}")
 
     if "xdist" not in skip:
-        say(f"- suite, profile {compare}, pytest -n 2 (as session-conformance run: --dist load, DearestFirst) ...")
+        say(f"- suite, profile {compare}, pytest -n 2 (--dist load: DearestFirst, as run) ...")
         results.xdist = run_suite(compare, workers=2)
         say(f"  {_run_line(results.xdist)}")
         # xdist's work-stealing scheduler, what `session-conformance run` used before DearestFirst (N4).

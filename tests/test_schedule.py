@@ -1,4 +1,4 @@
-"""xdist scheduling (``schedule.DearestFirst``): the dearest checks first, one at a time, to whoever is free."""
+"""xdist scheduling (``schedule.DearestFirst``): the dearest checks first, one at a time, to the free."""
 
 from __future__ import annotations
 
@@ -24,7 +24,9 @@ class _Node:
 
 def _config(dist: str = "load", workers: int = 3) -> Any:
     values = {"dist": dist, "maxschedchunk": None, "tx": [f"{workers}*popen"], "numprocesses": workers}
-    return SimpleNamespace(getoption=lambda name, default=None: values.get(name, default), getvalue=values.get)
+    return SimpleNamespace(
+        getoption=lambda name, default=None: values.get(name, default), getvalue=values.get
+    )
 
 
 def _scheduler(count: int, tests: int) -> tuple[DearestFirst, list[_Node]]:

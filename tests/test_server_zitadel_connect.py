@@ -180,6 +180,9 @@ FAULT_PROBES: dict[str, Callable[[httpx.Client], bool]] = {
     ),
     "ztd-connect-protocol-header-required": lambda h: h.post(V2 + "ListSessions", json={}).status_code == 400,
     "ztd-connect-separate-store": _made_over_connect_unknown_to_rest,
+    "ztd-connect-timeout-unparsed": lambda h: (
+        h.post(V2 + "ListSessions", json={}, headers={"Connect-Timeout-Ms": "soon"}).status_code == 200
+    ),
 }
 
 

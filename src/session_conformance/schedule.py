@@ -25,17 +25,21 @@ AHEAD = 2  # tests a worker holds: the one it runs and the next
 class DearestFirst(LoadScheduling):
     """xdist's load scheduling (crashed workers, shutdown and reports unchanged), dealt one at a time."""
 
+    collection: list[str] | None  # set by LoadScheduling.__init__ (declared for mypy)
+
     def schedule(self) -> None:
         assert self.collection_is_completed
-        if self.collection is not None:  # called again (a worker was added): top every worker up
+        collection: list[str] | None = self.collection
+        if collection is not None:  # called again (a worker was added): top every worker up
             for node in self.nodes:
                 self.check_schedule(node)
             return
         if not self._check_nodes_have_same_collection():
             self.log("**Different tests collected, aborting run**")
             return
-        self.collection = next(iter(self.node2collection.values()))
-        self.pending[:] = range(len(self.collection))
+        collection = next(iter(self.node2collection.values()))
+        self.collection = collection
+        self.pending[:] = range(len(collection))
         nodes = self.nodes
         for order in (nodes, nodes[::-1]):  # the snake: the dearest and the cheapest of the first 2W
             for node in order:

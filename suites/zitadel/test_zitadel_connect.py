@@ -1,7 +1,7 @@
 """Zitadel over Connect: what only the Connect transport promises, and Connect answering like REST.
 
 The semantic rules run over Connect through the shared suites (``zitadel_api`` includes the Connect
-APIs); this module holds the transport's own rules (Connect sheet §1-§4: ZTD-T01, T03-T06) and the
+APIs); this module holds the transport's own rules (Connect sheet §1-§4: ZTD-T01, T03-T07) and the
 differential ZTD-X02: one sequence of calls over REST and over Connect on the same target must agree,
 apart from what §6 says differs (create status, error shape), on the very same sessions.
 """
@@ -117,6 +117,25 @@ def test_protocol_version_header_is_optional(api: str, client: ConformanceClient
     expect_status("ZTD-T06", wrong, 400, "ListSessions with Connect-Protocol-Version: 2")
     code, _, _ = error_status(wrong)
     expect("ZTD-T06", code in (None, INVALID_ARGUMENT), f"code must be invalid_argument: {shown(wrong)}")
+
+
+@pytest.mark.parametrize("api", CONNECT)
+@pytest.mark.rules("ZTD-T07")
+def test_timeout_header_must_parse(api: str, client: ConformanceClient) -> None:
+    """Only the header's parse error is judged, not its expiry (C12: how a deadline surfaces is untested)."""
+    zt = _zt(client, api)
+    body = {"query": {"limit": 1}}
+    served = zt.search(body, headers={"Connect-Timeout-Ms": "15000"})
+    expect_status("ZTD-T07", served, 200, "ListSessions with Connect-Timeout-Ms: 15000")
+    for value, what in (("soon", "not numeric"), ("12345678901", "11 digits")):
+        refused = zt.search(body, headers={"Connect-Timeout-Ms": value})
+        expect_status(
+            "ZTD-T07", refused, 400, f"ListSessions with a Connect-Timeout-Ms of {what} ({value!r})"
+        )
+        code, _, _ = error_status(refused)
+        expect(
+            "ZTD-T07", code in (None, INVALID_ARGUMENT), f"code must be invalid_argument: {shown(refused)}"
+        )
 
 
 def _comparable(zt: Zitadel, exchange: Exchange) -> Any:

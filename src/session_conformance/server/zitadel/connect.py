@@ -213,7 +213,7 @@ def routes(
         if version is not None and version != "1":
             raise ApiError(INVALID_ARGUMENT, f'Connect-Protocol-Version must be "1": got "{version[:20]}"')
         timeout = request.headers.get("connect-timeout-ms")
-        if timeout is not None and not _TIMEOUT.match(timeout):
+        if timeout is not None and not _TIMEOUT.match(timeout) and CF.TIMEOUT_UNPARSED not in faults:
             raise ApiError(INVALID_ARGUMENT, "parse timeout: invalid Connect-Timeout-Ms")
         raw = b""
         async for chunk in request.stream():

@@ -35,6 +35,11 @@ PROTOCOL_HEADER_REQUIRED = register(
     "ZTD-T06",
     "Connect requests without `Connect-Protocol-Version: 1` are refused with 400 (the SDK sends none)",
 )
+TIMEOUT_UNPARSED = register(
+    "ztd-connect-timeout-unparsed",
+    "ZTD-T07",
+    "a malformed `Connect-Timeout-Ms` (not 1 to 10 ASCII digits) is ignored instead of answered 400",
+)
 SEPARATE_STORE = register(
     "ztd-connect-separate-store",
     "ZTD-X02",
