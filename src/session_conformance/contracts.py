@@ -13,7 +13,7 @@ import hashlib
 import json
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import cache, partial
@@ -189,7 +189,7 @@ class Contracts:
         fast = _fast_validator(self, op.def_uri(def_name), strict)
         try:
             return fast is not None and fast.is_valid(instance)
-        except Exception:  # a value the Rust side cannot take (e.g. a non-JSON type): the full validator decides
+        except Exception:  # a value the Rust side cannot take (not JSON): the full validator decides
             return False
 
     def validate(self, op: Operation, def_name: str, instance: Any, *, strict: bool = False) -> list[str]:
@@ -268,7 +268,9 @@ def _rs_ready(node: Any) -> Any:
     return out
 
 
-_RS_FORMATS = {name: partial(FORMATS.conforms, format=name) for name in FORMATS.checkers}
+_RS_FORMATS: dict[str, Callable[..., bool]] = {
+    name: partial(FORMATS.conforms, format=name) for name in FORMATS.checkers
+}
 
 
 @cache
