@@ -779,3 +779,124 @@ def test_contracts_use_only_checked_formats() -> None:
             if "format" in node and node["format"] not in FORMATS.checkers:
                 unchecked.add(f"{uri}#{pointer}: {node['format']}")
     assert not unchecked, sorted(unchecked)
+
+
+# --- the Rust pre-check (contracts.conforms) ---------------------------------------------------------
+# It may only short-cut a pass: never pass what the Python validator fails. Checked on every example,
+# mutant and extra property above (whole documents, both modes), and on each format and pattern the
+# contracts use, with the values where the two engines could differ.
+
+
+def _python_valid(contracts: Contracts, op: Operation, def_name: str, instance: Any, strict: bool) -> bool:
+    return not any(True for _ in contracts.validator(op, def_name, strict=strict).iter_errors(instance))
+
+
+def _corpus() -> Iterator[tuple[str, Operation, str, Any]]:
+    for ex in EXAMPLES:
+        yield ex.id, ex.op, ex.def_name, ex.instance
+    for mutant in MUTANTS:
+        for label, instance in mutant.variants:
+            yield f"{mutant.id}:{label}", mutant.example.op, mutant.example.def_name, instance
+    for extra in EXTRAS:
+        yield extra.id, extra.example.op, extra.example.def_name, extra.instance
+
+
+def test_rust_precheck_agrees_on_every_example_and_mutant() -> None:
+    contracts = _contracts()
+    checked = passed = 0
+    for name, op, def_name, instance in _corpus():
+        for strict in (False, True):
+            fast = contracts.conforms(op, def_name, instance, strict=strict)
+            assert fast == _python_valid(contracts, op, def_name, instance, strict), (name, strict)
+            checked += 1
+            passed += fast
+    assert passed and checked - passed, "the corpus has both verdicts"
+
+
+_ENGINE_EDGES: list[Any] = [
+    "",
+    "0",
+    "007",
+    "123\n",  # Python's `$` matches before a final newline
+    "\u0663\u0664",  # Arabic-Indic digits: Python's `\d`, not Rust's
+    "18446744073709551615",
+    "18446744073709551616",
+    "4294967295",
+    "4294967296",
+    "2024-11-14T08:05:00Z",
+    "2024-11-14T08:05:00.123Z",
+    "2024-11-14T08:05:00.1234Z",
+    "2024-11-14T08:05:00+02:00",
+    "2024-11-14T08:05:60Z",
+    "2024-11-14t08:05:00z",
+    "0001-01-01T00:00:00Z",
+    "2024-02-30",
+    "2024-02-29",
+    "6F1D2C3B-8A4E-4F5A-9B7C-0D1E2F3A4B5C",
+    "{6f1d2c3b-8a4e-4f5a-9b7c-0d1e2f3a4b5c}",
+    "aGVsbG8=",
+    "aGVs_G8-",
+    "AB==",
+    "18000s",
+    "0.5s",
+    "0.000000001s",
+    "1.5",
+    2**31,
+    -(2**31) - 1,
+    2**63,
+    2**64,
+    -1,
+    1.0,
+    1e20,
+    True,
+    None,
+]
+
+
+def _leaf_schemas() -> list[dict[str, Any]]:
+    """Every distinct schema node of the contracts that carries a format or a pattern."""
+    contracts = _contracts()
+    found: dict[str, dict[str, Any]] = {}
+    for document in contracts.documents.values():
+        for _, node in subschemas(document):
+            if "format" in node or "pattern" in node:
+                leaf = {k: v for k, v in node.items() if k not in ("description", "examples", "$ref")}
+                found.setdefault(json.dumps(leaf, sort_keys=True), leaf)
+    return list(found.values())
+
+
+def test_rust_precheck_never_passes_what_python_fails_on_formats_and_patterns() -> None:
+    import jsonschema_rs
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from session_conformance.contracts import _RS_FORMATS, _rs_ready
+
+    leaves = _leaf_schemas()
+    assert len(leaves) >= 10
+    pairs = [
+        (
+            leaf,
+            jsonschema_rs.Draft202012Validator(_rs_ready(leaf), formats=_RS_FORMATS, validate_formats=True),
+            Draft202012Validator(leaf, format_checker=FORMATS),
+        )
+        for leaf in leaves
+    ]
+    for leaf, fast, slow in pairs:
+        for value in _ENGINE_EDGES:
+            assert not (fast.is_valid(value) and not slow.is_valid(value)), (leaf, value)
+    values = st.one_of(
+        st.text(),
+        st.text(alphabet="0123456789-+:.TZtz=/sAB\n", max_size=40),
+        st.integers(),
+        st.floats(allow_nan=False),
+        *(st.from_regex(leaf["pattern"]) for leaf in leaves if "pattern" in leaf),
+    )
+
+    @settings(max_examples=400, database=None, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(value=values)
+    def never_laxer(value: Any) -> None:
+        for leaf, fast, slow in pairs:
+            assert not (fast.is_valid(value) and not slow.is_valid(value)), (leaf, value)
+
+    never_laxer()

@@ -13,15 +13,16 @@ import hashlib
 import json
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import urldefrag, urljoin
 
 import jsonschema
+import jsonschema_rs
 from jsonschema import Draft202012Validator, FormatChecker
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
@@ -183,8 +184,18 @@ class Contracts:
     def validator(self, op: Operation, def_name: str, *, strict: bool = False) -> Draft202012Validator:
         return _validator(self, op.def_uri(def_name), strict)
 
+    def conforms(self, op: Operation, def_name: str, instance: Any, *, strict: bool = False) -> bool:
+        """True when ``instance`` certainly conforms (the Rust pre-check); False: ask ``validator``."""
+        fast = _fast_validator(self, op.def_uri(def_name), strict)
+        try:
+            return fast is not None and fast.is_valid(instance)
+        except Exception:  # a value the Rust side cannot take (not JSON): the full validator decides
+            return False
+
     def validate(self, op: Operation, def_name: str, instance: Any, *, strict: bool = False) -> list[str]:
         """Validate ``instance`` against one of the contract's ``$defs``; return readable errors."""
+        if self.conforms(op, def_name, instance, strict=strict):
+            return []
         errors = sorted(
             self.validator(op, def_name, strict=strict).iter_errors(instance),
             key=lambda e: list(e.absolute_path),
@@ -218,6 +229,68 @@ def _describe(error: jsonschema.ValidationError) -> str:
 def _validator(contracts: Contracts, uri: str, strict: bool) -> Draft202012Validator:
     registry = contracts.strict_registry if strict else contracts.registry
     return Draft202012Validator({"$ref": uri}, registry=registry, format_checker=FORMATS)
+
+
+# --- the Rust pre-check --------------------------------------------------------------------------
+# jsonschema (Python) validates every response of a run and costs more per request than anything else
+# of ours (docs/decisions/bench.md F15). jsonschema_rs answers "valid?" for a fraction of that; it only
+# ever short-cuts a pass: any other answer goes to the Python validator, which gives every failure and
+# its message as before. So the pre-check must never pass what the Python validator fails: it uses the
+# Python checkers for every format (Rust calls them for strings only, so the integer formats' bounds on
+# numbers are spelled out as minimum/maximum), and where the engines differ otherwise the Rust side is
+# the stricter one (its `\d` is ASCII, its `$` does not match before a final newline).
+
+# Values, not schemas: never rewritten. Under the name maps every value is a schema, whatever its name.
+_DATA_KEYWORDS = frozenset({"enum", "const", "examples", "example", "default"})
+_NAME_MAPS = frozenset({"properties", "patternProperties", "$defs", "definitions", "dependentSchemas"})
+
+
+def _rs_ready(node: Any) -> Any:
+    """A schema for the Rust pre-check: the integer formats' bounds on numbers spelled out."""
+    if isinstance(node, list):
+        return [_rs_ready(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if key in _DATA_KEYWORDS:
+            out[key] = value
+        elif key in _NAME_MAPS and isinstance(value, dict):
+            out[key] = {name: _rs_ready(schema) for name, schema in value.items()}
+        else:
+            out[key] = _rs_ready(value)
+    fmt = out.get("format")
+    bounds = _INT_BOUNDS.get(fmt) if isinstance(fmt, str) else None
+    if bounds is not None:
+        low, high = bounds
+        check = {"if": {"type": "integer"}, "then": {"minimum": low, "maximum": high}}
+        out["allOf"] = [*out.get("allOf", []), check]
+    return out
+
+
+_RS_FORMATS: dict[str, Callable[..., bool]] = {
+    name: partial(FORMATS.conforms, format=name) for name in FORMATS.checkers
+}
+
+
+@cache
+def _rs_registry(contracts: Contracts, strict: bool) -> jsonschema_rs.Registry:
+    transform = _strictify if strict else (lambda doc: doc)
+    resources = [(uri, _rs_ready(transform(doc))) for uri, doc in contracts.documents.items()]
+    return jsonschema_rs.Registry(resources, draft=jsonschema_rs.Draft202012)
+
+
+@cache
+def _fast_validator(contracts: Contracts, uri: str, strict: bool) -> jsonschema_rs.Validator | None:
+    try:
+        return jsonschema_rs.Draft202012Validator(
+            {"$ref": uri},
+            registry=_rs_registry(contracts, strict),
+            formats=_RS_FORMATS,
+            validate_formats=True,
+        )
+    except Exception:  # a schema the Rust side does not take: the Python validator alone
+        return None
 
 
 def _strictify(node: Any) -> Any:
