@@ -297,6 +297,7 @@ def test_cleanup_ends_every_created_session(tmp_path: Path, mode: str) -> None:
         assert _open_sessions(fresh) == [], done.stdout
 
 
+
 @pytest.mark.parametrize("api", ["zitadel-v2", "zitadel-v2-connect"])
 def test_cleanup_learns_a_rotated_session_token(api: str) -> None:
     """A SetSession issues a new token (REST: the session is in the path; Connect: in the request body):
@@ -306,9 +307,7 @@ def test_cleanup_learns_a_rotated_session_token(api: str) -> None:
         client = ConformanceClient(fresh.url, fresh.primary_token, name="rotator", cleanup=cleanup)
         try:
             create = ZITADEL.call(api, "CreateSession", body={})
-            created = client.request(
-                create.method, create.path, json=create.json, headers=create.headers
-            ).json()
+            created = client.request(create.method, create.path, json=create.json, headers=create.headers).json()
             change = ZITADEL.call(
                 api, "SetSession", session_id=created["sessionId"], body={"metadata": {"k": "dg=="}}
             )
@@ -319,7 +318,6 @@ def test_cleanup_learns_a_rotated_session_token(api: str) -> None:
         assert new_token != created["sessionToken"]
         assert [s.session_token for s in cleanup.pending()] == [new_token]
         assert cleanup.run() == [] and _open_sessions(fresh) == []
-
 
 # --- 429 and Retry-After ---------------------------------------------------------------------------
 
