@@ -598,3 +598,69 @@ def test_flaky(client, n):
     junit, summary, allure = _views(tmp_path)
     assert not list(junit.iter("failure")) and len(list(junit.iter("error"))) == 1, out
     assert summary["checks"].get("error") == 1 and [r["status"] for r in allure] == ["broken"], out
+
+
+# --- what a module or session fixture meets is not kept for every later check ---------------------------
+
+USER_CHECKS = """
+import pytest
+
+@pytest.mark.rules("ZTD-R15")
+@pytest.mark.parametrize("n", range(3))
+def test_user(zitadel_user, n):
+    assert zitadel_user["login_name"] == "ada"
+"""
+
+
+def test_the_hooks_user_is_asked_for_again_after_a_fault(tmp_path: Path) -> None:
+    """Cause of 44 of the 86 errors of the 2 % cut run: 'zitadel user exists' was not re-sent, and as a
+    session fixture its transport fault was kept for every later check of the worker."""
+
+    def hook(request: Request, calls: int) -> Response:
+        if request.url.path == "/hook":
+            return JSONResponse({"user_id": "u-1", "login_name": "ada", "password": "pw-hook-test-1"})
+        return JSONResponse({"sessions": [], "total": 0, "more": False})
+
+    cut = [0]
+
+    def first_four_hook_calls(chunk: bytes) -> bool:  # more than one check's re-sends (retry.MAX_ATTEMPTS)
+        if b"POST /hook" not in chunk:
+            return False
+        cut[0] += 1
+        return cut[0] <= 4
+
+    with _App(hook) as app, FaultProxy(app.url, cut_when=first_four_hook_calls) as proxy:
+        done = _run_pytest(
+            tmp_path,
+            USER_CHECKS,
+            "--base-url",
+            proxy.url,
+            "--token",
+            "t-hook",
+            "--provider-state-url",
+            f"{proxy.url}/hook",
+        )
+    out = done.stdout + done.stderr
+    assert done.returncode == 0 and "3 passed" in out, out
+    assert proxy.stats.cuts == 4 and app.paths.count("/hook") == 1, (proxy.stats, app.paths)
+    junit = ET.parse(tmp_path / "reports" / "junit.xml").getroot()
+    reruns = [p.get("value") for p in junit.iter("property") if p.get("name") == "conformance.reruns"]
+    assert reruns == ["1"], out  # the first check ran once more; the others took the user it got
+
+
+def test_the_session_pool_survives_a_lost_create() -> None:
+    """Cause of 16 errors of the 2 % cut run: the pool of real sessions (a module fixture of the generic
+    checks) met a lost create, and pytest kept that error for every check of the module."""
+    from session_conformance.generic import create_real_sessions
+
+    creates = b"POST /api/v1/sessions/widget"
+    with EmbeddedServer() as server, FaultProxy(server.url, cut_when=lambda chunk: creates in chunk) as proxy:
+        client = _client(proxy.url, server.primary_token)
+        cut_all = create_real_sessions(client, ["trinsic"])
+        seen: list[bytes] = []
+        proxy.cut_when = lambda chunk: creates in chunk and (seen.append(chunk) or len(seen) == 2)
+        once = create_real_sessions(client, ["trinsic"])
+        client.cleanup.run()
+        client.close()
+    assert cut_all == {"trinsic": []}  # every try lost: an empty pool, not an error
+    assert len(once["trinsic"]) == 2 and proxy.stats.cuts == 5, (once, proxy.stats)
