@@ -469,12 +469,12 @@ def test_dropped_examples_never_hide_a_failure(tmp_path: Path) -> None:
         if violated[0]:
             return True
         n = int(chunk.split(b"n=", 1)[1].split(b" ", 1)[0])
-        violated[0] = n >= 1000
+        violated[0] = n >= 100
         return False
 
     with _App(_created) as app, FaultProxy(app.url, cut_when=after_the_first_violation) as proxy:
         done = _run_pytest(
-            tmp_path, GENERATED.replace("LIMIT", "1000"), "--base-url", proxy.url, "--token", "t-x"
+            tmp_path, GENERATED.replace("LIMIT", "100"), "--base-url", proxy.url, "--token", "t-x"
         )
     out = done.stdout + done.stderr
     assert done.returncode == 1 and violated[0] and proxy.stats.cuts > 0, out
