@@ -618,7 +618,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--only",
         default="",
         help="comma-separated parts to run, everything else skipped (e.g. `--only network`; "
-        "`profiles` for the per-profile runs)",
+        "`profiles` for the per-profile runs; `network-cut` for the network's fault run alone)",
     )
     parser.add_argument("--network-profile", default="standard", help="profile of the runs through the proxy")
     parser.add_argument("--rtt-ms", type=float, default=50.0, help="round trip the proxy adds (ms)")
@@ -641,6 +641,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     skip = {s for s in args.skip.split(",") if s}
     if args.only:
         only = {s for s in args.only.split(",") if s}
+        if "network-cut" in only:  # the fault run alone (issue 18's cut figure), no latency runs
+            only.add("network")
         skip |= {"schemathesis", "xdist", "shard", "scan", "load", "network"} - only
         if "profiles" not in only:
             args.profiles = ""
@@ -739,6 +741,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             for n in args.network_workers.split(",")
             if n
         ]
+        if "network-cut" in args.only.split(","):
+            plan = []
         if args.network_cut:
             plan.append((f"{name} loopback, {args.network_cut:.0%} cut", 0.0, [], args.network_cut))
         for label, rtt, extra, cut in plan:

@@ -397,3 +397,270 @@ def test_a_workers_cleanup_lines_reach_the_summary(tmp_path: Path) -> None:
         )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "ended 1 session(s) created during the run" in done.stdout, done.stdout
+
+
+# --- property-based checks: an example whose request the network lost is dropped, not the check --------
+
+GENERATED = """
+import pytest
+from hypothesis import given, settings, strategies as st
+from session_conformance.verdict import expect
+
+@pytest.mark.rules("TRN-R04")
+@settings(max_examples=12, database=None)
+@given(n=st.integers(0, 10**6))
+def test_creates(client, n):
+    exchange = client.post(f"/api/v1/sessions/widget?n={n}", json={})
+    expect("TRN-R04", exchange.status == 200 and n < LIMIT, f"create {n} answered {exchange.status}")
+"""
+
+
+def _creates(app: _App) -> list[str]:
+    return [p for p in app.paths if p == "/api/v1/sessions/widget"]
+
+
+def _created(request: Request, calls: int) -> Response:
+    return JSONResponse({"sessionId": f"s-{calls}"})
+
+
+def _views(tmp_path: Path) -> tuple[ET.Element, dict[str, Any], list[dict[str, Any]]]:
+    reports = tmp_path / "reports"
+    junit = ET.parse(reports / "junit.xml").getroot()
+    summary = json.loads((reports / "conformance-summary.json").read_text())
+    allure = [json.loads(p.read_text()) for p in (reports / "allure-results").glob("*-result.json")]
+    return junit, summary, allure
+
+
+def test_a_generated_example_that_met_a_fault_is_dropped_and_the_others_are_judged(tmp_path: Path) -> None:
+    """Cause of most errors of the 2 % cut run: one lost create lost the whole property-based check."""
+    sent = [0]
+
+    def every_third_create(chunk: bytes) -> bool:
+        if b"POST /api/v1/sessions/widget" not in chunk:
+            return False
+        sent[0] += 1
+        return sent[0] % 3 == 0
+
+    with _App(_created) as app, FaultProxy(app.url, cut_when=every_third_create) as proxy:
+        done = _run_pytest(
+            tmp_path, GENERATED.replace("LIMIT", "10**7"), "--base-url", proxy.url, "--token", "t-drop", "-rA"
+        )
+    out = done.stdout + done.stderr
+    assert done.returncode == 0, out
+    assert "1 passed" in out and "conformance dropped examples" in out, out
+    assert proxy.stats.cuts >= 4 and len(_creates(app)) >= 12, (proxy.stats, out)  # 12 judged, the rest cut
+    junit, summary, allure = _views(tmp_path)
+    assert not list(junit.iter("failure")) and not list(junit.iter("error")), out
+    dropped = [
+        p.get("value") for p in junit.iter("property") if p.get("name") == "conformance.dropped_examples"
+    ]
+    assert dropped and int(dropped[0] or 0) == proxy.stats.cuts, out
+    assert summary["checks"].get("passed") == 1 and [r["status"] for r in allure] == ["passed"]
+
+
+def test_dropped_examples_never_hide_a_failure(tmp_path: Path) -> None:
+    """The first violating example goes through, then every create is cut: shrinking and Hypothesis' final
+    replay meet only faults; the violation seen is the verdict, in every view."""
+    violated = [False]
+
+    def after_the_first_violation(chunk: bytes) -> bool:
+        if b"POST /api/v1/sessions/widget" not in chunk:
+            return False
+        if violated[0]:
+            return True
+        n = int(chunk.split(b"n=", 1)[1].split(b" ", 1)[0])
+        violated[0] = n >= 100
+        return False
+
+    with _App(_created) as app, FaultProxy(app.url, cut_when=after_the_first_violation) as proxy:
+        done = _run_pytest(
+            tmp_path, GENERATED.replace("LIMIT", "100"), "--base-url", proxy.url, "--token", "t-x"
+        )
+    out = done.stdout + done.stderr
+    assert done.returncode == 1 and violated[0] and proxy.stats.cuts > 0, out
+    assert "1 failed" in out and "TRN-R04" in out, out
+    junit, summary, allure = _views(tmp_path)
+    failures = list(junit.iter("failure"))
+    assert len(failures) == 1 and "[TRN-R04]" in (failures[0].get("message") or ""), out
+    assert summary["checks"].get("failed") == 1 and [r["status"] for r in allure] == ["failed"], out
+    assert [r["verdict"] for r in summary["rules"] if r["id"] == "TRN-R04"] == ["failed"]
+
+
+def test_a_check_whose_every_example_met_a_fault_is_an_error(tmp_path: Path) -> None:
+    """Nothing judged (Hypothesis: Unsatisfiable): an error naming the fault in every view, never failed."""
+    creates = b"POST /api/v1/sessions/widget"
+    with _App(_created) as app, FaultProxy(app.url, cut_when=lambda chunk: creates in chunk) as proxy:
+        done = _run_pytest(
+            tmp_path, GENERATED.replace("LIMIT", "10**7"), "--base-url", proxy.url, "--token", "t-x"
+        )
+    out = done.stdout + done.stderr
+    assert done.returncode == 1 and not _creates(app), out
+    assert "1 error" in out and "failed" not in out.split("short test summary")[-1], out
+    assert "every example met a transport fault" in out and "trinsic:createWidgetSession" in out, out
+    junit, summary, allure = _views(tmp_path)
+    assert not list(junit.iter("failure")) and len(list(junit.iter("error"))) == 1, out
+    assert summary["checks"].get("error") == 1 and [r["status"] for r in allure] == ["broken"], out
+
+
+STATEFUL = """
+import pytest
+from hypothesis import settings, strategies as st
+from hypothesis.stateful import Bundle, RuleBasedStateMachine, precondition, rule, run_state_machine_as_test
+from session_conformance.verdict import expect
+
+@pytest.mark.rules("TRN-R04")
+def test_machine(client):
+    class Machine(RuleBasedStateMachine):
+        sessions = Bundle("sessions")
+
+        def __init__(self):
+            super().__init__()
+            self.made = []
+
+        @precondition(lambda self: len(self.made) < 3)  # what may be drawn depends on earlier answers
+        @rule(target=sessions, n=st.integers(0, 9))
+        def create(self, n):
+            self.made.append(client.post(f"/api/v1/sessions/widget?n={n}", json={}).json()["sessionId"])
+            return self.made[-1]
+
+        @rule(sid=sessions)
+        def read(self, sid):
+            expect("TRN-R04", client.get(f"/api/v1/sessions/{sid}").status == 200, "read")
+
+    run_state_machine_as_test(
+        Machine, settings=settings(max_examples=15, stateful_step_count=8, deadline=None, database=None)
+    )
+"""
+
+
+def test_a_stateful_run_that_met_a_fault_is_never_failed(tmp_path: Path) -> None:
+    """The 2 % cut run's pytest "failed": a step's lost create, then Hypothesis ran that prefix again and
+    it drew differently ("Inconsistent data generation", not chained to the fault): pytest counted a
+    failure, the summary an error. Now the run that met the fault is dropped; should Hypothesis still stop
+    on its replays (as Schemathesis' engine says: a replayed drop won't reproduce), every view says error,
+    naming the fault."""
+    sent = [0]
+
+    def every_fourth_create(chunk: bytes) -> bool:
+        if b"POST /api/v1/sessions/widget" not in chunk:
+            return False
+        sent[0] += 1
+        return sent[0] % 4 == 0
+
+    with _App(_created) as app, FaultProxy(app.url, cut_when=every_fourth_create) as proxy:
+        done = _run_pytest(
+            tmp_path, STATEFUL, "--base-url", proxy.url, "--token", "t-machine", "-p", "no:randomly"
+        )
+    out = done.stdout + done.stderr
+    tally = out.split("short test summary")[-1]
+    assert proxy.stats.cuts > 0 and "failed" not in tally, out
+    assert ("1 passed" in tally and done.returncode == 0) or (
+        "1 error" in tally and "transport fault" in out
+    ), out
+    junit, summary, allure = _views(tmp_path)
+    assert not list(junit.iter("failure")), out
+    assert summary["checks"].get("failed", 0) == 0 and [r["status"] for r in allure] != ["failed"], out
+    dropped = [
+        p.get("value") for p in junit.iter("property") if p.get("name") == "conformance.dropped_examples"
+    ]
+    assert dropped, out  # the runs that met a fault are noted
+
+
+def test_a_hypothesis_error_after_dropped_examples_is_an_error(tmp_path: Path) -> None:
+    """What is left of that cause: should Hypothesis still stop on its own error after examples were
+    dropped for faults, with no rule broken, every view says error (naming the fault), never failed."""
+    source = """
+import pytest
+from hypothesis import given, settings, strategies as st
+from hypothesis.errors import FlakyStrategyDefinition
+
+@pytest.mark.rules("TRN-R04")
+@settings(max_examples=5, database=None)
+@given(n=st.integers(0, 10**6))
+def test_flaky(client, n):
+    client.post(f"/api/v1/sessions/widget?n={n}", json={})
+    raise FlakyStrategyDefinition("Inconsistent data generation! (as after a replay)")
+"""
+    sent = [0]
+
+    def every_other_create(chunk: bytes) -> bool:  # each run (the check runs once more) meets some
+        if b"POST /api/v1/sessions/widget" not in chunk:
+            return False
+        sent[0] += 1
+        return sent[0] % 2 == 1
+
+    with _App(_created) as app, FaultProxy(app.url, cut_when=every_other_create) as proxy:
+        done = _run_pytest(tmp_path, source, "--base-url", proxy.url, "--token", "t-flaky")
+    out = done.stdout + done.stderr
+    assert proxy.stats.cuts >= 2 and done.returncode == 1, out
+    assert "1 error" in out and "failed" not in out.split("short test summary")[-1], out
+    assert "Hypothesis stopped (Flaky" in out and "trinsic:createWidget" in out, out
+    junit, summary, allure = _views(tmp_path)
+    assert not list(junit.iter("failure")) and len(list(junit.iter("error"))) == 1, out
+    assert summary["checks"].get("error") == 1 and [r["status"] for r in allure] == ["broken"], out
+
+
+# --- what a module or session fixture meets is not kept for every later check ---------------------------
+
+USER_CHECKS = """
+import pytest
+
+@pytest.mark.rules("ZTD-R15")
+@pytest.mark.parametrize("n", range(3))
+def test_user(zitadel_user, n):
+    assert zitadel_user["login_name"] == "ada"
+"""
+
+
+def test_the_hooks_user_is_asked_for_again_after_a_fault(tmp_path: Path) -> None:
+    """Cause of 44 of the 86 errors of the 2 % cut run: 'zitadel user exists' was not re-sent, and as a
+    session fixture its transport fault was kept for every later check of the worker."""
+
+    def hook(request: Request, calls: int) -> Response:
+        if request.url.path == "/hook":
+            return JSONResponse({"user_id": "u-1", "login_name": "ada", "password": "pw-hook-test-1"})
+        return JSONResponse({"sessions": [], "total": 0, "more": False})
+
+    cut = [0]
+
+    def first_four_hook_calls(chunk: bytes) -> bool:  # more than one check's re-sends (retry.MAX_ATTEMPTS)
+        if b"POST /hook" not in chunk:
+            return False
+        cut[0] += 1
+        return cut[0] <= 4
+
+    with _App(hook) as app, FaultProxy(app.url, cut_when=first_four_hook_calls) as proxy:
+        done = _run_pytest(
+            tmp_path,
+            USER_CHECKS,
+            "--base-url",
+            proxy.url,
+            "--token",
+            "t-hook",
+            "--provider-state-url",
+            f"{proxy.url}/hook",
+        )
+    out = done.stdout + done.stderr
+    assert done.returncode == 0 and "3 passed" in out, out
+    assert proxy.stats.cuts == 4 and app.paths.count("/hook") == 1, (proxy.stats, app.paths)
+    junit = ET.parse(tmp_path / "reports" / "junit.xml").getroot()
+    reruns = [p.get("value") for p in junit.iter("property") if p.get("name") == "conformance.reruns"]
+    assert reruns == ["1"], out  # the first check ran once more; the others took the user it got
+
+
+def test_the_session_pool_survives_a_lost_create() -> None:
+    """Cause of 16 errors of the 2 % cut run: the pool of real sessions (a module fixture of the generic
+    checks) met a lost create, and pytest kept that error for every check of the module."""
+    from session_conformance.generic import create_real_sessions
+
+    creates = b"POST /api/v1/sessions/widget"
+    with EmbeddedServer() as server, FaultProxy(server.url, cut_when=lambda chunk: creates in chunk) as proxy:
+        client = _client(proxy.url, server.primary_token)
+        cut_all = create_real_sessions(client, ["trinsic"])
+        seen: list[bytes] = []
+        proxy.cut_when = lambda chunk: creates in chunk and (seen.append(chunk) or len(seen) == 2)
+        once = create_real_sessions(client, ["trinsic"])
+        client.cleanup.run()
+        client.close()
+    assert cut_all == {"trinsic": []}  # every try lost: an empty pool, not an error
+    assert len(once["trinsic"]) == 2 and proxy.stats.cuts == 5, (once, proxy.stats)

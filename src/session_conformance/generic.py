@@ -14,6 +14,7 @@ Check → rule mapping (each family's ``generic_rule``; the table is in docs/dec
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -47,6 +48,7 @@ from session_conformance.evidence import Exchange
 from session_conformance.http import ConformanceClient
 from session_conformance.links import SESSION_PATH_PARAMETERS, add_links
 from session_conformance.redaction import redact_text
+from session_conformance.retry import TransportFault
 from session_conformance.stcodes import tag
 from session_conformance.verdict import RuleViolation, warn
 
@@ -398,13 +400,24 @@ def api_of(case: Any) -> str:
 def create_real_sessions(
     client: ConformanceClient, apis: Sequence[str], per_api: int = 2
 ) -> dict[str, list[str]]:
-    """Create a few sessions per API (ended by the cleanup) so that generated IDs can hit real ones."""
+    """Create a few sessions per API (ended by the cleanup) so that generated IDs can hit real ones.
+
+    A create the network lost is tried once more, then left out: the pool is an aid that judges nothing,
+    and as a module fixture its error would be kept for every check of the module. (The run's cleanup
+    lines name each create whose answer was lost.)
+    """
     pool: dict[str, list[str]] = {}
     for api in apis:
         path = family(api).create_path(api)
-        ids = []
+        ids: list[str] = []
         for _ in range(per_api):
-            exchange = client.post(path, json={})
+            exchange = None
+            for _try in range(2):
+                with contextlib.suppress(TransportFault):
+                    exchange = client.post(path, json={})
+                    break
+            if exchange is None:
+                continue
             body = exchange.json_or_none()
             if (
                 200 <= exchange.status < 300

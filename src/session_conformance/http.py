@@ -3,7 +3,8 @@
 Every answer is recorded (``evidence.EXCHANGES``), its secrets registered for masking, and every
 session it creates handed to the cleanup. A transient fault (``retry.py``) is re-sent when that is safe,
 every retry noted on the exchange; otherwise it raises ``retry.TransportFault`` (an error of the check,
-never a failure). Judging answers is not its job (``checks``, ``harness``).
+never a failure; inside a generated example, that example is dropped: ``retry.drop_example``).
+Judging answers is not its job (``checks``, ``harness``).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from session_conformance.retry import (
     Fault,
     TransportFault,
     backoff,
+    drop_example,
     fault_of_exception,
     fault_of_response,
     is_repeatable,
@@ -182,7 +184,9 @@ class ConformanceClient:
                     time.sleep(wait)
                 continue
             failed = self._give_up(request, response, elapsed, op, attempt, retries, fault, safe, wait)
-            raise failed from cause
+            failed.__cause__ = cause
+            drop_example(failed)  # inside a generated example: that example is dropped, not the check
+            raise failed
 
     def _api_shape(self, op: Operation | None, response: httpx.Response) -> bool:
         """Whether a gateway status came in the API's own error shape (then it is the API's answer)."""

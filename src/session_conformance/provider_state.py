@@ -11,7 +11,14 @@ import httpx
 from session_conformance.evidence import EXCHANGES, Exchange, ExchangeLog
 from session_conformance.ratelimit import wait_for_slot
 from session_conformance.redaction import redact_text, register_secret, remember_secrets
-from session_conformance.retry import MAX_ATTEMPTS, TransportFault, backoff, fault_of_exception
+from session_conformance.retry import (
+    MAX_ATTEMPTS,
+    REPEATABLE_STATES,
+    TransportFault,
+    backoff,
+    drop_example,
+    fault_of_exception,
+)
 from session_conformance.transport import make_httpx_client
 
 
@@ -46,6 +53,7 @@ class ProviderState:
                 json={"state": name, "params": dict(params or {})},
                 headers={"Authorization": f"Bearer {bearer}"},
             )
+            repeatable = name in REPEATABLE_STATES
             for attempt in range(1, MAX_ATTEMPTS + 1):
                 wait_for_slot()
                 started = time.perf_counter()
@@ -54,12 +62,15 @@ class ProviderState:
                     break
                 except httpx.HTTPError as exc:
                     fault = fault_of_exception(exc)
-                    if fault is not None and not fault.delivered and attempt < MAX_ATTEMPTS:
-                        time.sleep(backoff(attempt, None))  # never reached the hook: safe to send again
+                    if fault is not None and fault.retryable(repeatable) and attempt < MAX_ATTEMPTS:
+                        time.sleep(backoff(attempt, None))  # never reached the hook, or a repeat is safe
                         continue
                     message = f"provider state {name!r}: hook unreachable: {redact_text(str(exc))}"
                     if fault is not None:  # the network's: an error of the check, which runs once more
-                        raise TransportFault(f"transport fault (the network's) on the {message}") from exc
+                        failed = TransportFault(f"transport fault (the network's) on the {message}")
+                        failed.__cause__ = exc
+                        drop_example(failed)  # inside a generated example: only that example is dropped
+                        raise failed from exc
                     raise ProviderStateError(message) from None
         exchange = Exchange(
             request.method,

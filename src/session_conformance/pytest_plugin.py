@@ -27,6 +27,7 @@ from typing import Any
 import httpx
 import hypothesis
 import pytest
+from hypothesis.errors import HypothesisException, Unsatisfiable
 
 from session_conformance import network
 from session_conformance.apis import (
@@ -55,10 +56,10 @@ from session_conformance.evidence import EXCHANGES, Exchange, ItemRecord, render
 from session_conformance.http import ConformanceClient
 from session_conformance.provider_state import ProviderState, ProviderStateError, ProviderStateUnknown
 from session_conformance.redaction import redact_text, register_secret
-from session_conformance.retry import transport_fault_in
+from session_conformance.retry import DROPPED, TransportFault, transport_fault_in
 from session_conformance.sharding import cost_of, split
 from session_conformance.transport import make_httpx_client
-from session_conformance.verdict import WARNINGS, RuleViolation
+from session_conformance.verdict import FIRST_VIOLATION, WARNINGS, RuleViolation
 from session_conformance.waivers import Waiver
 from session_conformance.waivers import find as find_waiver
 from session_conformance.waivers import load as load_waivers
@@ -104,6 +105,7 @@ class _Run:
     failures: list[tuple[str, str, str, str]] = field(default_factory=list)  # rule, nodeid, reason, replay
     waivers: list[Waiver] = field(default_factory=list)  # --waivers, checked at configure
     unserved: dict[str, str] = field(default_factory=dict)  # api -> why a live target does not serve it
+    zitadel_user: dict[str, str] | None = None  # the provider state's user, once it answered
 
 
 RUN = _Run()
@@ -565,13 +567,24 @@ def zitadel_prefix(zitadel_api: str) -> str:
     return family_of_api(zitadel_api).api(zitadel_api).path_prefix
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def zitadel_user(target: Target) -> dict[str, str]:
-    """``{"user_id", "login_name", "password"}`` of a human user (options, else the provider state)."""
+    """``{"user_id", "login_name", "password"}`` of a human user (options, else the provider state).
+
+    Asked for once per process. Not a session-scoped fixture: pytest would keep its error (a transport
+    fault of the hook) for every later check of the process; here the next check asks again.
+    """
     if target.zitadel_login_name and target.zitadel_password:
         return {"user_id": "", "login_name": target.zitadel_login_name, "password": target.zitadel_password}
     if target.provider_state_url is None:
         pytest.skip(SKIP_REASONS["zitadel_user"])
+    if RUN.zitadel_user is None:
+        RUN.zitadel_user = _provided_zitadel_user(target)
+    return dict(RUN.zitadel_user)
+
+
+def _provided_zitadel_user(target: Target) -> dict[str, str]:
+    assert target.provider_state_url is not None
     try:
         answer = ProviderState(target.provider_state_url, target.token, timeout=target.request_timeout)(
             "zitadel user exists"
@@ -756,6 +769,12 @@ def pytest_collection_modifyitems(
 def pytest_runtest_setup(item: pytest.Item) -> None:
     EXCHANGES.start()
     WARNINGS.start()
+    DROPPED.start()
+    FIRST_VIOLATION.start()
+    record = item.stash.get(ITEM_RECORD, None)
+    if record is not None:  # a check run once more after a transport fault (network.RERUNS) starts afresh
+        record.outcome = record.failure_rule = record.message = record.replay = None
+        record.warnings = []
 
 
 def _selector(item: pytest.Item) -> list[str]:
@@ -810,11 +829,14 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     record = item.stash.get(ITEM_RECORD, None)
     exchanges = list(EXCHANGES.current or [])
     excinfo = call.excinfo
+    failure = _violation_in(excinfo.value) if excinfo is not None else None
+    if call.when == "call":
+        failure = _verdict_after_faults(failure)
     if record is not None and excinfo is not None and not excinfo.errisinstance(pytest.skip.Exception):
         exc = excinfo.value
         if not getattr(exc, "_conformance_noted", False):
-            shown = _evidence_of(exc, exchanges)
-            rule = exc.rule if isinstance(exc, RuleViolation) else None
+            shown = _evidence_of(failure or exc, exchanges)
+            rule = failure.rule if isinstance(failure, RuleViolation) else None
             head = f"rule {rule}" if rule else "not a rule failure (error in the suite or the environment)"
             note = f"\n--- conformance: {head} ---\n{render_evidence(shown)}\nreplay: {replay_command(item)}"
             try:
@@ -836,7 +858,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             record.operations.append(exchange.operation)
     if report.when == "call":
         record.warnings = [redact_text(w.message)[:1000] for w in WARNINGS.collect()]
-    failure = _violation_in(excinfo.value) if excinfo is not None else None
+    if report.when == "call" and DROPPED.current:
+        _note_dropped(item, report, DROPPED.current)
     if report.failed and isinstance(failure, RuleViolation) and _blocked(failure, record):
         # one defect, one failing rule: the check stopped at another rule's precondition
         record.outcome, record.failure_rule = "blocked", failure.rule
@@ -881,6 +904,52 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         setattr(report, "conformance", record.to_dict())  # noqa: B010
     if report.when == "teardown":
         record.exchanges = []  # rendered above; kept, they would hold every response of the run
+
+
+def _verdict_after_faults(failure: BaseException | None) -> BaseException | None:
+    """What a check's end means once transport faults met its examples (``retry.DROPPED``).
+
+    A rule violation raised earlier in the check is the verdict, whatever came after it (a replay that
+    met a fault, a flaky replay): a fault never hides a failure. Otherwise a Hypothesis error after
+    dropped examples (``Unsatisfiable``: every example met a fault) is an error naming the fault.
+    """
+    if failure is None or isinstance(failure, RuleViolation):
+        return failure
+    first = FIRST_VIOLATION.current
+    if first is not None and (transport_fault_in(failure) or isinstance(failure, HypothesisException)):
+        return first
+    if DROPPED.current and (isinstance(failure, HypothesisException) or _inconsistent_replay(failure)):
+        # Hypothesis could not finish (every example dropped, or its replays grew inconsistent around
+        # the dropped ones) and no rule broke: nothing was judged failed, the network stopped it
+        dropped, last = len(DROPPED.current), DROPPED.current[-1]
+        what = (
+            "every example met a transport fault, none was judged"
+            if isinstance(failure, Unsatisfiable)
+            else f"Hypothesis stopped ({type(failure).__name__}) after {dropped} example(s) met a fault"
+        )
+        fault = TransportFault(f"{what}; the last: {last}")
+        fault.__cause__ = failure
+        return fault
+    return failure
+
+
+def _inconsistent_replay(exc: BaseException) -> bool:
+    """Hypothesis' own assertion (not ``Flaky``) when a replay draws past where an earlier run stopped
+    (Schemathesis' engine tells it the same way: ``schemathesis.engine.errors.is_inconsistent_replay``)."""
+    if not isinstance(exc, AssertionError) or isinstance(exc, RuleViolation):
+        return False
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    module = tb.tb_frame.f_globals.get("__name__") if tb is not None else None
+    return module == "hypothesis.internal.conjecture.datatree"
+
+
+def _note_dropped(item: pytest.Item, report: pytest.TestReport, dropped: list[str]) -> None:
+    """The examples a check dropped for transport faults: a section of its report, a JUnit property."""
+    lines = dropped[:50] + ([f"... and {len(dropped) - 50} more"] if len(dropped) > 50 else [])
+    report.sections.append(("conformance dropped examples", "\n".join(redact_text(line) for line in lines)))
+    item.user_properties.append(("conformance.dropped_examples", str(len(dropped))))  # JUnit: teardown's
 
 
 def _waiver_of(record: ItemRecord, failure: BaseException | None, when: str) -> Waiver | None:

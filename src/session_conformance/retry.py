@@ -14,7 +14,11 @@ such a fault when that is safe:
   the first (whose answer was lost) could not be ended.
 
 A request that cannot be re-sent, or whose retries ran out, raises ``TransportFault``: the check ends
-as an **error** naming the fault, never as a failure of a rule.
+as an **error** naming the fault, never as a failure of a rule. Inside a property-based example
+(Hypothesis, Schemathesis), ``drop_example`` drops that example instead (Hypothesis' ``reject()``, as
+Schemathesis' own engine does with a transport failure of a stateful step): it judged nothing, the
+check goes on with the other examples, and the fault is noted in the check's evidence (``DROPPED``).
+An example that already broke a rule has raised before its fault, so a drop never hides a failure.
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import httpx
+from hypothesis import reject
+from hypothesis.control import currently_in_test_context
 
 from session_conformance.apis import family_of_api
 
@@ -131,6 +137,11 @@ def transport_fault_in(exc: BaseException, depth: int = 0) -> httpx.TransportErr
     return None
 
 
+# Provider states whose repeat sets up the same state (target-interface.md): "a user exists" holds however
+# often it is asked for; "session finished" is not (the session is already done the second time).
+REPEATABLE_STATES = frozenset({"zitadel user exists"})
+
+
 def is_repeatable(method: str, op: Operation | None) -> bool:
     """Whether re-sending the request answers as the first send would have (see the module)."""
     if method.upper() in ("GET", "HEAD", "OPTIONS"):
@@ -138,3 +149,28 @@ def is_repeatable(method: str, op: Operation | None) -> bool:
     if op is None:
         return False
     return op.operation_id in family_of_api(op.api).repeatable_operations
+
+
+class _Dropped:
+    """The transport faults whose examples the running check dropped (the plugin starts it per test)."""
+
+    def __init__(self) -> None:
+        self.current: list[str] = []
+
+    def start(self) -> None:
+        self.current = []
+
+
+DROPPED = _Dropped()
+
+
+def drop_example(fault: TransportFault) -> None:
+    """Inside a property-based example: note ``fault`` and drop the example (see the module); else return."""
+    if not currently_in_test_context():
+        return
+    DROPPED.current.append(str(fault).splitlines()[0][:500])
+    try:
+        reject()
+    except BaseException as drop:
+        drop.__cause__ = fault  # the plugin still finds the fault when every example was dropped
+        raise

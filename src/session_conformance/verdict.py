@@ -29,6 +29,25 @@ class RuleViolation(AssertionError):
         self.level: Level = level
         self.evidence = evidence  # the exchange(s) that show it, attached to the report
         super().__init__(f"[{rule}] {message}")
+        if FIRST_VIOLATION.current is None:
+            FIRST_VIOLATION.current = self
+
+
+class _FirstViolation:
+    """The first violation the running check raised (the plugin starts it per test).
+
+    The verdict when a property-based check ends on something else after it: Hypothesis' replay of the
+    failing example met a transport fault, or the target's state moved on (flaky).
+    """
+
+    def __init__(self) -> None:
+        self.current: RuleViolation | None = None
+
+    def start(self) -> None:
+        self.current = None
+
+
+FIRST_VIOLATION = _FirstViolation()
 
 
 @dataclass(frozen=True)

@@ -71,6 +71,7 @@ class _State:
     warnings: dict[str, list[str]] = field(default_factory=dict)  # nodeid -> warnings of its call phase
     blocked: dict[str, str] = field(default_factory=dict)  # nodeid -> "blocked by RULE: ..."
     waived: dict[str, str] = field(default_factory=dict)  # nodeid -> "WAIVED [RULE] ... — until ...: reason"
+    violated: dict[str, str] = field(default_factory=dict)  # nodeid -> "[RULE] ..." of a failed call phase
     stale: bool = False  # a waiver's rule passed (``--fail-on stale`` fails the run)
     har_line: str = ""
     run_dir: Path | None = None  # this run's own folder (reports/runs/...) when no folder was named
@@ -376,6 +377,8 @@ class Reporter:
             state.blocked[report.nodeid] = str(data.get("message") or "blocked")
         if report.skipped and isinstance(data, dict) and data.get("outcome") == "waived":
             state.waived[report.nodeid] = waived_message(data)
+        if report.failed and report.when == "call" and isinstance(data, dict) and data.get("failure_rule"):
+            state.violated[report.nodeid] = str(data.get("message") or data["failure_rule"])
         if not state.distributed and report.when == "teardown" and _allure_on(self.config):
             _finish_allure_result(
                 self.config,
@@ -383,6 +386,7 @@ class Reporter:
                 state.warnings.pop(report.nodeid, []),
                 state.blocked.pop(report.nodeid, None),
                 state.waived.pop(report.nodeid, None),
+                state.violated.pop(report.nodeid, None),
             )
         if not isinstance(data, dict):
             return
@@ -467,6 +471,7 @@ def _finish_allure_result(
     warnings: list[str],
     blocked: str | None,
     waived: str | None = None,
+    violated: str | None = None,
 ) -> None:
     """Last pass over the test's Allure result before allure-pytest writes it: every text that came
     from the test (message, trace, parameters) goes through the redaction module once more.
@@ -492,6 +497,14 @@ def _finish_allure_result(
 
     result.historyId = md5(report.nodeid)
     result.testCaseId = md5(report.nodeid)
+    if violated is not None and result.status == "broken":
+        # a rule's violation inside Hypothesis' group (a flaky replay, one that met a transport fault):
+        # allure-pytest calls what is not an AssertionError broken; the verdict is the rule's failure
+        from allure_commons.model2 import StatusDetails
+
+        trace = result.statusDetails.trace if result.statusDetails is not None else None
+        result.status = "failed"
+        result.statusDetails = StatusDetails(message=_safe(violated.split("\n", 1)[0][:2000]), trace=trace)
     if blocked is not None:  # allure-pytest saw the precondition's exception: the check did not fail
         from allure_commons.model2 import Label, StatusDetails
 
