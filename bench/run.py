@@ -736,10 +736,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             (f"{name} loopback (defaults)", 0.0, [], 0.0),
             (f"{name} {args.rtt_ms:g} ms (defaults)", args.rtt_ms, [], 0.0),
         ]
-        plan += [
-            (f"{name} {args.rtt_ms:g} ms -n {n}", args.rtt_ms, ["-n", n], 0.0)
-            for n in args.network_workers.split(",")
-            if n
+        tried = [n for n in args.network_workers.split(",") if n]
+        plan += [  # a setting named again is run again (issue 17: `-n 8` three runs in a row)
+            (
+                f"{name} {args.rtt_ms:g} ms -n {n}"
+                + (f" #{tried[:i].count(n) + 1}" if tried.count(n) > 1 else ""),
+                args.rtt_ms,
+                ["-n", n],
+                0.0,
+            )
+            for i, n in enumerate(tried)
         ]
         if "network-cut" in args.only.split(","):
             plan = []

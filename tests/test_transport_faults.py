@@ -372,7 +372,7 @@ def test_workers_follow_the_round_trip_and_an_explicit_count_wins() -> None:
     assert workers_for(None, 2) == EMBEDDED_WORKERS
     assert workers_for(0.0003, 2) == 2  # loopback: one per core
     assert workers_for(0.020, 2) == 6
-    assert workers_for(0.050, 2) == MAX_WORKERS  # 12 wanted, capped for memory
+    assert workers_for(0.050, 2) == 12 == MAX_WORKERS  # 12 wanted, the cap
     assert workers_for(0.0003, 16) == MAX_WORKERS
     default = pytest_args([])
     assert default[default.index("-n") + 1] == "auto"

@@ -33,7 +33,7 @@ TRANSPORT_FAULT = "conformance.transport_fault"  # user property of a report tha
 RERUNS = 1  # a check that ended on a transport fault runs once more, from the start
 EMBEDDED_WORKERS = 2  # loopback: the run is CPU-bound, one worker per core of a 2-core machine
 REQUEST_CPU_S = 0.010  # the suite's own CPU per request (bench: ~10 ms, generation and checks included)
-MAX_WORKERS = 8  # each worker is a process of ~100-150 MB (docs/decisions/bench.md, N1)
+MAX_WORKERS = 12  # each worker is a process of ~170 MB: standard at 12 peaks at ~2.1 GB (bench.md N4)
 PROBES = 3
 
 
