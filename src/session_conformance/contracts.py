@@ -18,16 +18,18 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import cache, partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urldefrag, urljoin
 
 import jsonschema
-import jsonschema_rs
 from jsonschema import Draft202012Validator, FormatChecker
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from session_conformance.apis import APIS, FAMILIES, family
+
+if TYPE_CHECKING:  # imported where the pre-check is built: the report's lean env has no jsonschema_rs
+    import jsonschema_rs
 
 MODELS_DIR = "models"
 RULES_FILE = "rules.json"
@@ -275,6 +277,8 @@ _RS_FORMATS: dict[str, Callable[..., bool]] = {
 
 @cache
 def _rs_registry(contracts: Contracts, strict: bool) -> jsonschema_rs.Registry:
+    import jsonschema_rs
+
     transform = _strictify if strict else (lambda doc: doc)
     resources = [(uri, _rs_ready(transform(doc))) for uri, doc in contracts.documents.items()]
     return jsonschema_rs.Registry(resources, draft=jsonschema_rs.Draft202012)
@@ -282,6 +286,8 @@ def _rs_registry(contracts: Contracts, strict: bool) -> jsonschema_rs.Registry:
 
 @cache
 def _fast_validator(contracts: Contracts, uri: str, strict: bool) -> jsonschema_rs.Validator | None:
+    import jsonschema_rs
+
     try:
         return jsonschema_rs.Draft202012Validator(
             {"$ref": uri},
