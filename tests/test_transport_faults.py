@@ -431,15 +431,28 @@ def _views(tmp_path: Path) -> tuple[ET.Element, dict[str, Any], list[dict[str, A
     return junit, summary, allure
 
 
-def test_a_generated_example_that_met_a_fault_is_dropped_and_the_others_are_judged(tmp_path: Path) -> None:
-    """Cause of most errors of the 2 % cut run: one lost create lost the whole property-based check."""
+def _every_nth_create(n: int, first: int = 0) -> Callable[[bytes], bool]:
+    """A ``cut_when`` that cuts Trinsic widget creates number ``first``, ``first + n``, ... (from 1; 0: n)."""
     sent = [0]
 
-    def every_third_create(chunk: bytes) -> bool:
+    def cuts(chunk: bytes) -> bool:
         if b"POST /api/v1/sessions/widget" not in chunk:
             return False
         sent[0] += 1
-        return sent[0] % 3 == 0
+        return sent[0] % n == first % n
+
+    return cuts
+
+
+def _one_error_in_every_view(tmp_path: Path, out: str) -> None:
+    junit, summary, allure = _views(tmp_path)
+    assert not list(junit.iter("failure")) and len(list(junit.iter("error"))) == 1, out
+    assert summary["checks"].get("error") == 1 and [r["status"] for r in allure] == ["broken"], out
+
+
+def test_a_generated_example_that_met_a_fault_is_dropped_and_the_others_are_judged(tmp_path: Path) -> None:
+    """Cause of most errors of the 2 % cut run: one lost create lost the whole property-based check."""
+    every_third_create = _every_nth_create(3)
 
     with _App(_created) as app, FaultProxy(app.url, cut_when=every_third_create) as proxy:
         done = _run_pytest(
@@ -497,9 +510,7 @@ def test_a_check_whose_every_example_met_a_fault_is_an_error(tmp_path: Path) -> 
     assert done.returncode == 1 and not _creates(app), out
     assert "1 error" in out and "failed" not in out.split("short test summary")[-1], out
     assert "every example met a transport fault" in out and "trinsic:createWidgetSession" in out, out
-    junit, summary, allure = _views(tmp_path)
-    assert not list(junit.iter("failure")) and len(list(junit.iter("error"))) == 1, out
-    assert summary["checks"].get("error") == 1 and [r["status"] for r in allure] == ["broken"], out
+    _one_error_in_every_view(tmp_path, out)
 
 
 STATEFUL = """
@@ -539,13 +550,7 @@ def test_a_stateful_run_that_met_a_fault_is_never_failed(tmp_path: Path) -> None
     failure, the summary an error. Now the run that met the fault is dropped; should Hypothesis still stop
     on its replays (as Schemathesis' engine says: a replayed drop won't reproduce), every view says error,
     naming the fault."""
-    sent = [0]
-
-    def every_fourth_create(chunk: bytes) -> bool:
-        if b"POST /api/v1/sessions/widget" not in chunk:
-            return False
-        sent[0] += 1
-        return sent[0] % 4 == 0
+    every_fourth_create = _every_nth_create(4)
 
     with _App(_created) as app, FaultProxy(app.url, cut_when=every_fourth_create) as proxy:
         done = _run_pytest(
@@ -581,13 +586,7 @@ def test_flaky(client, n):
     client.post(f"/api/v1/sessions/widget?n={n}", json={})
     raise FlakyStrategyDefinition("Inconsistent data generation! (as after a replay)")
 """
-    sent = [0]
-
-    def every_other_create(chunk: bytes) -> bool:  # each run (the check runs once more) meets some
-        if b"POST /api/v1/sessions/widget" not in chunk:
-            return False
-        sent[0] += 1
-        return sent[0] % 2 == 1
+    every_other_create = _every_nth_create(2, first=1)  # each run (the check runs once more) meets some
 
     with _App(_created) as app, FaultProxy(app.url, cut_when=every_other_create) as proxy:
         done = _run_pytest(tmp_path, source, "--base-url", proxy.url, "--token", "t-flaky")
@@ -595,9 +594,7 @@ def test_flaky(client, n):
     assert proxy.stats.cuts >= 2 and done.returncode == 1, out
     assert "1 error" in out and "failed" not in out.split("short test summary")[-1], out
     assert "Hypothesis stopped (Flaky" in out and "trinsic:createWidget" in out, out
-    junit, summary, allure = _views(tmp_path)
-    assert not list(junit.iter("failure")) and len(list(junit.iter("error"))) == 1, out
-    assert summary["checks"].get("error") == 1 and [r["status"] for r in allure] == ["broken"], out
+    _one_error_in_every_view(tmp_path, out)
 
 
 # --- what a module or session fixture meets is not kept for every later check ---------------------------
