@@ -11,6 +11,7 @@ Every failure names a rule ID (mapping in ``session_conformance.generic`` and do
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -24,10 +25,12 @@ from session_conformance.generic import (
     SESSION_POOL,
     api_of,
     call,
+    coverage_cases,
     create_real_sessions,
     find_operation,
     judged_negative,
     raise_violations,
+    requests_of,
     schemas_for,
     undocumented_method_is_write,
     undocumented_method_violations,
@@ -51,6 +54,17 @@ def real_sessions(client: ConformanceClient, target: Target) -> dict[str, list[s
     SESSION_POOL.clear()
     SESSION_POOL.update(pool)
     return pool
+
+
+@pytest.fixture
+def coverage_sent_ahead(
+    request: pytest.FixtureRequest, client: ConformanceClient, target: Target
+) -> Iterator[None]:
+    """Across a network, the coverage phase's requests (all known before the check starts) are sent a
+    few at a time ahead of the examples that judge them (``ahead.py``); on loopback, one at a time."""
+    cases = coverage_cases(request.node.obj)
+    with client.sending_ahead(requests_of(cases, client, read_only=target.read_only)):
+        yield
 
 
 def _run(case: Any, client: ConformanceClient, target: Target, *, negative: bool) -> None:
@@ -101,12 +115,18 @@ def _run_undocumented_method(case: Any, client: ConformanceClient, target: Targe
 @schemathesis.pytest.parametrize(**POSITIVE)
 @pytest.mark.rules(*ALL_GENERIC_RULES)
 def test_positive_requests_conform(
-    case: Any, client: ConformanceClient, target: Target, real_sessions: dict[str, list[str]]
+    case: Any,
+    client: ConformanceClient,
+    target: Target,
+    real_sessions: dict[str, list[str]],
+    coverage_sent_ahead: None,
 ) -> None:
     _run(case, client, target, negative=False)
 
 
 @schemathesis.pytest.parametrize(**NEGATIVE)
 @pytest.mark.rules(*ALL_GENERIC_RULES)
-def test_negative_requests_are_rejected(case: Any, client: ConformanceClient, target: Target) -> None:
+def test_negative_requests_are_rejected(
+    case: Any, client: ConformanceClient, target: Target, coverage_sent_ahead: None
+) -> None:
     _run(case, client, target, negative=True)

@@ -27,6 +27,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from accounts import left_behind
 from session_conformance.cleanup import Cleanup
 from session_conformance.contracts import load_contracts
 from session_conformance.evidence import ExchangeLog
@@ -192,24 +193,7 @@ def test_cleanup_ends_sessions_through_cut_connections() -> None:
                 cleanup.add(session.__class__(**{**session.__dict__, "base_url": proxy.url}))
             failures = cleanup.run()
         assert failures == [] and proxy.stats.cuts > 0
-        assert len(ids) == 18 and _left_behind(server.url, server.primary_token) == []
-
-
-def _left_behind(url: str, token: str) -> list[str]:
-    """Open Trinsic sessions and listed Zitadel sessions of the account."""
-    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=10) as http:
-        left: list[str] = []
-        page = 1
-        while True:
-            listed = http.get("/api/v1/sessions/list", params={"PageSize": 50, "Page": page}).json()
-            left += [s["id"] for s in listed.get("sessions", []) if not s.get("done")]
-            if not listed.get("more"):
-                break
-            page += 1
-        for prefix in ("/v2", "/v2beta"):
-            found = http.post(f"{prefix}/sessions/search", json={"query": {"limit": 1000}}).json()
-            left += [s["id"] for s in found.get("sessions", [])]
-        return left
+        assert len(ids) == 18 and left_behind(server.url, server.primary_token) == []
 
 
 # --- a run: the views, the rate limit ----------------------------------------------------------------
@@ -359,7 +343,7 @@ def test_suites_through_cut_connections_fail_no_rule_and_leave_nothing(
     judged = sum(v for k, v in counts.items() if k != "error")
     assert judged >= 0.9 * sum(counts.values()), (counts, out)  # the rest: errors naming the fault
     token = served.env["CONFORMANCE_TOKEN"]
-    assert _left_behind(served.env["CONFORMANCE_BASE_URL"], token) == [], out
+    assert left_behind(served.env["CONFORMANCE_BASE_URL"], token) == [], out
 
 
 # --- how many workers ----------------------------------------------------------------------------------

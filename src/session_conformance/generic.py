@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import schemathesis
@@ -365,6 +365,26 @@ def call(case: Any, client: ConformanceClient) -> Exchange:
     """Send a generated case through our client (auth, timeouts, 429 handling, recording, cleanup)."""
     kwargs = case.as_transport_kwargs(base_url=client.base_url)
     return client.send_prepared(kwargs)
+
+
+def requests_of(cases: Iterable[Any], client: ConformanceClient, *, read_only: bool) -> list[dict[str, Any]]:
+    """The requests ``call`` will send for these cases, in order (for ``client.sending_ahead``).
+
+    As the checks decide: under ``--read-only`` a write method the contracts do not document is never
+    sent (the client itself refuses documented writes).
+    """
+    sent = []
+    for case in cases:
+        if read_only and find_operation(api_of(case), case) is None and undocumented_method_is_write(case):
+            continue
+        sent.append(case.as_transport_kwargs(base_url=client.base_url))
+    return sent
+
+
+def coverage_cases(test: Any) -> list[Any]:
+    """The cases of a Schemathesis test's coverage phase (its explicit examples), in the order they run."""
+    examples = getattr(test, "hypothesis_explicit_examples", ())
+    return [example.kwargs["case"] for example in reversed(examples) if "case" in example.kwargs]
 
 
 def case_mode(case: Any) -> str:

@@ -10,14 +10,17 @@ Judging answers is not its job (``checks``, ``harness``).
 from __future__ import annotations
 
 import contextlib
+import functools
 import json as jsonlib
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import urlsplit
 
 import httpx
 
+from session_conformance.ahead import Ahead, fingerprint
 from session_conformance.apis import family_of_api
 from session_conformance.cleanup import CLEANUP, Cleanup
 from session_conformance.contracts import (
@@ -74,6 +77,7 @@ class ConformanceClient:
         log: ExchangeLog | None = None,
         transport: httpx.BaseTransport | None = None,
         max_attempts: int = MAX_ATTEMPTS,
+        ahead: int = 1,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.base_path = urlsplit(self.base_url).path.rstrip("/")
@@ -88,6 +92,8 @@ class ConformanceClient:
         self.log = log if log is not None else EXCHANGES
         self.max_attempts = max_attempts
         self._http = make_httpx_client(self.base_url, timeout=timeout, transport=transport)
+        self.ahead = ahead  # requests ``sending_ahead`` keeps in flight at once (``network.requests_ahead``)
+        self._ahead: Ahead[_Outcome] | None = None  # inside ``sending_ahead``
         register_secret(token)
 
     def __repr__(self) -> str:
@@ -126,7 +132,50 @@ class ConformanceClient:
         backoff, all waits together within the request timeout. A fault that cannot be re-sent, or whose
         re-sends ran out, raises ``TransportFault`` after it is recorded: the check errors, it does not
         fail a rule. ``retry=False``: one attempt; a ``429``/gateway answer is then returned as it is.
+        A request that was sent ahead (``sending_ahead``) is not sent again: its outcome is taken.
         """
+        plan = self._plan(method, path, json, params, headers, content, token, timeout, retry)
+        outcome = self._ahead.take(fingerprint(plan.request)) if self._ahead is not None else None
+        return self._settle(outcome if outcome is not None else self._attempts(plan))
+
+    @contextlib.contextmanager
+    def sending_ahead(self, prepared: Iterable[Mapping[str, Any]]) -> Iterator[None]:
+        """Send these requests (``send_prepared`` arguments) ahead, ``self.ahead`` at a time (``ahead.py``).
+
+        Inside the block, ``request`` takes the outcome of a request sent ahead instead of sending it;
+        on leaving, the answers not taken are recorded (and their sessions handed to the cleanup).
+        """
+        if self.ahead <= 1 or self._ahead is not None:
+            yield
+            return
+        ahead: Ahead[_Outcome] = Ahead(self.ahead)
+        for kwargs in prepared:
+            try:
+                plan = self._plan(*_prepared_args(kwargs), token=DEFAULT, timeout=None, retry=True)
+            except ReadOnlyViolation:
+                continue  # raised again when the check itself asks for it
+            ahead.submit(fingerprint(plan.request), functools.partial(self._attempts, plan))
+        self._ahead = ahead
+        try:
+            yield
+        finally:
+            self._ahead = None
+            for outcome in ahead.close():
+                with contextlib.suppress(httpx.HTTPError):
+                    self._settle(outcome, dropping=False)
+
+    def _plan(
+        self,
+        method: str,
+        path: str,
+        json: Any,
+        params: Mapping[str, Any] | None,
+        headers: Mapping[str, str] | None,
+        content: bytes | str | None,
+        token: str | _Default | None,
+        timeout: float | None,
+        retry: bool,
+    ) -> _Plan:
         method = method.upper()
         op = self.operation_for(method, path)
         if self.read_only and op is not None and op.key in WRITE_OPERATIONS:
@@ -143,13 +192,30 @@ class ConformanceClient:
             kwargs["content"] = content
         if timeout is not None:
             kwargs["timeout"] = timeout
-        repeatable = is_repeatable(method, op)
-        wait_budget = timeout if timeout is not None else self.timeout
+        build = functools.partial(self._http.build_request, method, path, **kwargs)
+        return _Plan(
+            op=op,
+            bearer=bearer,
+            request=build(),
+            build=build,
+            repeatable=is_repeatable(method, op),
+            retry=retry,
+            wait_budget=timeout if timeout is not None else self.timeout,
+        )
+
+    def _attempts(self, plan: _Plan) -> _Outcome:
+        """Send until an answer, or a fault that may not (or need not) be re-sent; records nothing.
+
+        Runs on a thread of its own for requests sent ahead: it touches no state but the connection pool
+        (thread-safe) and the rate limit's schedule (locked).
+        """
+        request, wait_budget = plan.request, plan.wait_budget
         retries: list[str] = []
         attempt = 0
         while True:
             attempt += 1
-            request = self._http.build_request(method, path, **kwargs)
+            if attempt > 1:
+                request = plan.build()
             wait_for_slot()
             started = time.perf_counter()
             response: httpx.Response | None = None
@@ -159,34 +225,57 @@ class ConformanceClient:
                 response.read()
             except httpx.HTTPError as exc:
                 found = fault_of_exception(exc)
-                if found is None:  # not the network's (a bad URL...): as it is
-                    error = f"{type(exc).__name__}: {exc}"
+                if found is None:  # not the network's (a bad URL...): raised as it is
                     spent = time.perf_counter() - started
-                    self.log.record(self._exchange(request, None, spent, op, attempt, error))
-                    raise
+                    return _Outcome(plan, request, None, spent, attempt, retries, error=exc)
                 fault: Fault | None = found
                 cause = exc
             else:
-                shaped = self._api_shape(op, response)
-                fault = fault_of_response(response.status_code, response.headers, shaped)
+                fault = fault_of_response(
+                    response.status_code, response.headers, self._api_shape(plan.op, response)
+                )
             elapsed = time.perf_counter() - started
-            if fault is None or (not retry and response is not None):
-                exchange = self._exchange(request, response, elapsed, op, attempt, retries=retries)
-                self.log.record(exchange)
-                self._after(exchange, bearer)
-                return exchange
+            if fault is None or (not plan.retry and response is not None):
+                return _Outcome(plan, request, response, elapsed, attempt, retries)
             wait = backoff(attempt, fault.retry_after)
-            safe = fault.retryable(repeatable)
-            if retry and safe and attempt < self.max_attempts and wait <= wait_budget:
+            safe = fault.retryable(plan.repeatable)
+            if plan.retry and safe and attempt < self.max_attempts and wait <= wait_budget:
                 wait_budget -= wait
                 retries.append(f"attempt {attempt}: {fault.description}; re-sent after {wait:.2f} s")
                 if wait > 0:
                     time.sleep(wait)
                 continue
-            failed = self._give_up(request, response, elapsed, op, attempt, retries, fault, safe, wait)
-            failed.__cause__ = cause
+            return _Outcome(plan, request, response, elapsed, attempt, retries, fault, safe, wait, cause)
+
+    def _settle(self, outcome: _Outcome, *, dropping: bool = True) -> Exchange:
+        """Record an outcome; hand its session to the cleanup, or raise its fault (see ``request``)."""
+        op, request, attempt = outcome.plan.op, outcome.request, outcome.attempt
+        if outcome.error is not None:
+            error = f"{type(outcome.error).__name__}: {outcome.error}"
+            self.log.record(self._exchange(request, None, outcome.elapsed, op, attempt, error))
+            raise outcome.error
+        if outcome.fault is None:
+            exchange = self._exchange(
+                request, outcome.response, outcome.elapsed, op, attempt, retries=outcome.retries
+            )
+            self.log.record(exchange)
+            self._after(exchange, outcome.plan.bearer)
+            return exchange
+        failed = self._give_up(
+            request,
+            outcome.response,
+            outcome.elapsed,
+            op,
+            attempt,
+            outcome.retries,
+            outcome.fault,
+            outcome.safe,
+            outcome.wait,
+        )
+        failed.__cause__ = outcome.cause
+        if dropping:
             drop_example(failed)  # inside a generated example: that example is dropped, not the check
-            raise failed
+        raise failed
 
     def _api_shape(self, op: Operation | None, response: httpx.Response) -> bool:
         """Whether a gateway status came in the API's own error shape (then it is the API's answer)."""
@@ -296,26 +385,58 @@ class ConformanceClient:
 
         Headers from the case are kept; an ``Authorization`` header already present there wins.
         """
-        headers = {str(k): str(v) for k, v in (kwargs.get("headers") or {}).items()}
-        params = kwargs.get("params")
-        body: Any = _UNSET
-        content: bytes | str | None = None
-        if "json" in kwargs:
-            body = kwargs["json"]
-        elif kwargs.get("data") is not None:
-            data = kwargs["data"]
-            content = data if isinstance(data, (bytes, str)) else jsonlib.dumps(data)
-        if isinstance(params, str):
-            url = f"{kwargs['url']}?{params}" if params else kwargs["url"]
-            params = None
-        else:
-            url = kwargs["url"]
+        method, url, body, params, headers, content = _prepared_args(kwargs)
         return self.request(
-            str(kwargs["method"]),
-            url,
-            json=body,
-            content=content,
-            params=params,
-            headers=headers,
-            token=token,
+            method, url, json=body, content=content, params=params, headers=headers, token=token
         )
+
+
+def _prepared_args(
+    kwargs: Mapping[str, Any],
+) -> tuple[str, str, Any, Mapping[str, Any] | None, dict[str, str], bytes | str | None]:
+    """``send_prepared``'s arguments as ``request``'s: method, URL, JSON body, params, headers, content."""
+    headers = {str(k): str(v) for k, v in (kwargs.get("headers") or {}).items()}
+    params = kwargs.get("params")
+    body: Any = _UNSET
+    content: bytes | str | None = None
+    if "json" in kwargs:
+        body = kwargs["json"]
+    elif kwargs.get("data") is not None:
+        data = kwargs["data"]
+        content = data if isinstance(data, (bytes, str)) else jsonlib.dumps(data)
+    if isinstance(params, str):
+        url = f"{kwargs['url']}?{params}" if params else kwargs["url"]
+        params = None
+    else:
+        url = kwargs["url"]
+    return str(kwargs["method"]), url, body, params, headers, content
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """One request as the client will send it (and re-send it, rebuilt, after a transient fault)."""
+
+    op: Operation | None
+    bearer: str | None
+    request: httpx.Request
+    build: Callable[[], httpx.Request]
+    repeatable: bool
+    retry: bool
+    wait_budget: float
+
+
+@dataclass
+class _Outcome:
+    """What sending a request came to: its last attempt's answer, or the fault or error it ended on."""
+
+    plan: _Plan
+    request: httpx.Request
+    response: httpx.Response | None
+    elapsed: float
+    attempt: int
+    retries: list[str]
+    fault: Fault | None = None
+    safe: bool = False
+    wait: float = 0.0
+    cause: httpx.HTTPError | None = None
+    error: httpx.HTTPError | None = None  # not the network's: raised as it is

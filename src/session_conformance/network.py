@@ -4,8 +4,11 @@
   sized from the pre-flight probe's measured round trip and the cores: a worker waits ``rtt`` for each
   request and works ``REQUEST_CPU_S`` on it, so ``cores * (rtt + cpu) / cpu`` workers keep the cores
   busy (at most ``MAX_WORKERS``, for memory). ``-n N`` / ``--workers N`` wins.
-- ``configure`` / ``configure_node``: one ``--rate-limit`` schedule file for the controller and every
-  xdist worker (``ratelimit.py``).
+- ``requests_ahead``: how many of a check's requests known in advance (its coverage cases) a worker keeps
+  in flight at once against a live target (``ahead.py``), from the same round trip: ``(rtt + cpu) / cpu``
+  (at most ``MAX_AHEAD``); 1 (none ahead) on loopback and for the embedded server.
+- ``configure`` / ``configure_node``: one ``--rate-limit`` schedule file and the requests ahead, for the
+  controller and every xdist worker (``ratelimit.py``).
 - ``FaultViews``: a check that ended on a transport fault (``retry.TransportFault``) is an **error** in
   pytest's tally and in JUnit, as it already is in the summary and in Allure (broken): pytest itself
   calls any exception in a test's call phase a failure.
@@ -14,6 +17,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import statistics
 import time
@@ -29,23 +33,32 @@ from session_conformance.config import Options
 from session_conformance.transport import make_httpx_client
 
 RATE_FILE_KEY = "conformance_rate_file"  # xdist workerinput key
+AHEAD_KEY = "conformance_requests_ahead"  # xdist workerinput key
 TRANSPORT_FAULT = "conformance.transport_fault"  # user property of a report that ended on one
 RERUNS = 1  # a check that ended on a transport fault runs once more, from the start
 EMBEDDED_WORKERS = 2  # loopback: the run is CPU-bound, one worker per core of a 2-core machine
 REQUEST_CPU_S = 0.010  # the suite's own CPU per request (bench: ~10 ms, generation and checks included)
 MAX_WORKERS = 12  # each worker is a process of ~170 MB: standard at 12 peaks at ~2.1 GB (bench.md N4)
+MAX_AHEAD = 8  # requests of one worker in flight at once: threads of one process, a connection each
 PROBES = 3
 
 
 def measured_rtt(options: Options, probes: int = PROBES) -> float | None:
-    """The median round trip of a few pre-flight reads of the live target, in seconds (None: unreachable)."""
+    """The median round trip of a few pre-flight reads of the live target, in seconds (None: unreachable).
+
+    Measured once per process and target (``-n auto`` and the requests ahead both ask).
+    """
     if options.base_url is None or options.token is None:
         return None
-    api = options.apis[0]
+    return _measured_rtt(options.base_url, options.token, options.apis[0], options.request_timeout, probes)
+
+
+@functools.cache
+def _measured_rtt(base_url: str, token: str, api: str, request_timeout: float, probes: int) -> float | None:
     probe = family_of_api(api).probe(api)
     times: list[float] = []
     try:
-        with make_httpx_client(options.base_url, timeout=min(options.request_timeout, 15.0)) as http:
+        with make_httpx_client(base_url, timeout=min(request_timeout, 15.0)) as http:
             for _ in range(probes + 1):  # the first pays for the connection
                 started = time.perf_counter()
                 http.request(
@@ -53,7 +66,7 @@ def measured_rtt(options: Options, probes: int = PROBES) -> float | None:
                     probe.path,
                     params=probe.params,
                     json=probe.json,
-                    headers={"Authorization": f"Bearer {options.token}"},
+                    headers={"Authorization": f"Bearer {token}"},
                 )
                 times.append(time.perf_counter() - started)
     except httpx.HTTPError:
@@ -77,11 +90,27 @@ def auto_workers(options: Options | None) -> int:
     return workers_for(measured_rtt(options), cores)
 
 
+def ahead_for(rtt: float | None) -> int:
+    """Requests of one worker in flight at once when each waits ``rtt`` seconds (see the module)."""
+    if rtt is None:
+        return 1
+    return max(1, min(MAX_AHEAD, round((rtt + REQUEST_CPU_S) / REQUEST_CPU_S)))
+
+
+_AHEAD = [1]
+
+
+def requests_ahead() -> int:
+    """This process's requests ahead (``configure``); 1: each request is sent when the check asks."""
+    return _AHEAD[0]
+
+
 # --- the rate limit's shared schedule -----------------------------------------------------------------
 
 
 def configure(config: pytest.Config, options: Options) -> None:
-    """The controller (or the only process) makes the schedule file; workers take its path."""
+    """The controller (or the only process) makes the schedule file and sizes the requests ahead;
+    workers take both from it."""
     workerinput = getattr(config, "workerinput", None)
     path = workerinput.get(RATE_FILE_KEY) if workerinput is not None else None
     if options.rate_limit and path is None:
@@ -89,12 +118,17 @@ def configure(config: pytest.Config, options: Options) -> None:
         config.add_cleanup(lambda: _remove(path))
     config.stash[_RATE_FILE] = path
     ratelimit.configure(options.rate_limit, path)
+    if workerinput is not None and AHEAD_KEY in workerinput:
+        _AHEAD[0] = int(workerinput[AHEAD_KEY])
+    else:
+        _AHEAD[0] = 1 if options.embedded else ahead_for(measured_rtt(options))
 
 
 def configure_node(node: Any) -> None:
     path = node.config.stash.get(_RATE_FILE, None)
     if path:
         node.workerinput[RATE_FILE_KEY] = path
+    node.workerinput[AHEAD_KEY] = requests_ahead()
 
 
 _RATE_FILE: pytest.StashKey[str | None] = pytest.StashKey()

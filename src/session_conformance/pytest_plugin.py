@@ -411,6 +411,7 @@ class _Runtime:
             strict=target.strict,
             read_only=target.read_only,
             name=name,
+            ahead=network.requests_ahead(),
         )
         self.clients.append(client)
         return client
