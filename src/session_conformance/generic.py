@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import schemathesis
@@ -367,18 +367,18 @@ def call(case: Any, client: ConformanceClient) -> Exchange:
     return client.send_prepared(kwargs)
 
 
-def requests_of(cases: Iterable[Any], client: ConformanceClient, *, read_only: bool) -> list[dict[str, Any]]:
+def requests_of(
+    cases: Iterable[Any], client: ConformanceClient, *, read_only: bool
+) -> Iterator[dict[str, Any]]:
     """The requests ``call`` will send for these cases, in order (for ``client.sending_ahead``).
 
     As the checks decide: under ``--read-only`` a write method the contracts do not document is never
-    sent (the client itself refuses documented writes).
+    sent (the client itself refuses documented writes). Lazy: nothing is built when nothing is sent ahead.
     """
-    sent = []
     for case in cases:
         if read_only and find_operation(api_of(case), case) is None and undocumented_method_is_write(case):
             continue
-        sent.append(case.as_transport_kwargs(base_url=client.base_url))
-    return sent
+        yield case.as_transport_kwargs(base_url=client.base_url)
 
 
 def coverage_cases(test: Any) -> list[Any]:

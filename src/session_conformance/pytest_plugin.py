@@ -54,6 +54,7 @@ from session_conformance.contracts import WRITE_OPERATIONS, Contracts, load_cont
 from session_conformance.discovery import unserved_apis
 from session_conformance.evidence import EXCHANGES, Exchange, ItemRecord, render_evidence
 from session_conformance.http import ConformanceClient
+from session_conformance.lazybuild import LazyBuild
 from session_conformance.provider_state import ProviderState, ProviderStateError, ProviderStateUnknown
 from session_conformance.redaction import redact_text, register_secret
 from session_conformance.retry import DROPPED, TransportFault, transport_fault_in
@@ -221,6 +222,8 @@ def pytest_configure(config: pytest.Config) -> None:
     network.configure(config, options)  # the --rate-limit schedule, shared with xdist workers
     if not config.pluginmanager.has_plugin("conformance-network"):
         config.pluginmanager.register(network.FaultViews(), "conformance-network")
+    if not config.pluginmanager.has_plugin("conformance-lazybuild"):
+        config.pluginmanager.register(LazyBuild(), "conformance-lazybuild")  # each test built where it runs
     _load_optional_plugin(config, REPORTING_PLUGIN)  # <- reporting plugin hook-in (one line)
 
 
