@@ -39,6 +39,7 @@ RERUNS = 1  # a check that ended on a transport fault runs once more, from the s
 EMBEDDED_WORKERS = 2  # loopback: the run is CPU-bound, one worker per core of a 2-core machine
 REQUEST_CPU_S = 0.010  # the suite's own CPU per request (bench: ~10 ms, generation and checks included)
 MAX_WORKERS = 12  # each worker is a process of ~170 MB: standard at 12 peaks at ~2.1 GB (bench.md N4)
+CLEANUP_CONNECTIONS = 4  # on loopback (cleanup.py)
 MAX_AHEAD = 8  # requests of one worker in flight at once: threads of one process, a connection each
 PROBES = 3
 
@@ -103,6 +104,12 @@ _AHEAD = [1]
 def requests_ahead() -> int:
     """This process's requests ahead (``configure``); 1: each request is sent when the check asks."""
     return _AHEAD[0]
+
+
+def cleanup_connections() -> int:
+    """Sessions this process's cleanup ends at once: 4, or twice the requests ahead across a network
+    (a worker may end hundreds; at 50 ms, four at a time took 7 s of the run's end)."""
+    return max(CLEANUP_CONNECTIONS, 2 * requests_ahead())
 
 
 # --- the rate limit's shared schedule -----------------------------------------------------------------

@@ -437,7 +437,7 @@ def _runtime() -> _Runtime:
 
 def _finish_cleanup() -> None:
     pending = len(CLEANUP.pending())
-    failures = CLEANUP.run()
+    failures = CLEANUP.run(parallel=network.cleanup_connections())
     for session, reason in failures:
         RUN.cleanup_report.append(f"could not end {session.api} session {session.session_id}: {reason}")
     if pending and not failures:
