@@ -133,6 +133,7 @@ IDENTITY_KEYS = {
     "loginname",
 }
 MIN_LEN = 3
+SHORT = 8  # shorter values must stand alone to count as found (see ``leaks``)
 
 
 def _norm(key: str) -> str:
@@ -160,8 +161,15 @@ def _json(raw: str) -> Any:
 
 
 def secrets_in_traffic(path: Path) -> dict[str, str]:
-    """Secret value → what it is, from the recorded raw traffic."""
+    """Secret value → what it is, from the recorded raw traffic.
+
+    A short value only the suite sent (generated input) is left out unless the target also answered it:
+    Hypothesis draws strings from the constants of local source files, so a generated "results access
+    key" may be a word of the report's own prose ("why").
+    """
     found: dict[str, str] = {}
+    sent_only: dict[str, str] = {}
+    answered: set[str] = set()
     for line in path.read_text(encoding="utf-8").splitlines():
         exchange = json.loads(line)
         for name, value in exchange["request_headers"].items():
@@ -169,10 +177,15 @@ def secrets_in_traffic(path: Path) -> dict[str, str]:
                 found[value.split(" ", 1)[1]] = "bearer token"
         for key, value in parse_qsl(urlsplit(exchange["url"]).query):
             if _norm(key) in SECRET_KEYS:
-                found[value] = _norm(key)
-        for body in (exchange["request_body"], exchange["body"]):
-            for kind, value in _walk(_json(body)):
-                found[value] = kind
+                sent_only[value] = _norm(key)
+        for kind, value in _walk(_json(exchange["request_body"])):
+            sent_only[value] = kind
+        for kind, value in _walk(_json(exchange["body"])):
+            found[value] = kind
+            answered.add(value)
+    for value, kind in sent_only.items():
+        if len(value.strip()) >= SHORT or value in answered:
+            found.setdefault(value, kind)
     return {value: kind for value, kind in found.items() if len(value.strip()) >= MIN_LEN}
 
 
@@ -197,7 +210,7 @@ def leaks(reports: Path, secrets: dict[str, str]) -> list[tuple[str, str, str]]:
         for form in _forms(value):
             escaped = re.escape(form)
             # short values (a given name) must stand alone, not inside another word
-            regex = rf"(?<![A-Za-z0-9]){escaped}(?![A-Za-z0-9])" if len(form) < 8 else escaped
+            regex = rf"(?<![A-Za-z0-9]){escaped}(?![A-Za-z0-9])" if len(form) < SHORT else escaped
             patterns.append((re.compile(regex), kind, value))
     problems = set()
     copied_contracts = reports / "html" / "contracts"
