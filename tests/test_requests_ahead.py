@@ -132,7 +132,8 @@ def test_a_fault_of_a_request_sent_ahead_is_raised_when_the_check_takes_it() -> 
 def test_requests_ahead_follow_the_round_trip() -> None:
     assert ahead_for(None) == 1  # embedded server, unreachable target
     assert ahead_for(0.0004) == 1  # loopback: each request when the check asks
-    assert ahead_for(0.050) == 6
+    assert ahead_for(0.010) == 3
+    assert ahead_for(0.050) == 11
     assert ahead_for(1.0) == MAX_AHEAD
 
 

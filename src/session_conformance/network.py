@@ -5,8 +5,10 @@
   request and works ``REQUEST_CPU_S`` on it, so ``cores * (rtt + cpu) / cpu`` workers keep the cores
   busy (at most ``MAX_WORKERS``, for memory). ``-n N`` / ``--workers N`` wins.
 - ``requests_ahead``: how many of a check's requests known in advance (its coverage cases) a worker keeps
-  in flight at once against a live target (``ahead.py``), from the same round trip: ``(rtt + cpu) / cpu``
-  (at most ``MAX_AHEAD``); 1 (none ahead) on loopback and for the embedded server.
+  in flight at once against a live target (``ahead.py``), from the same round trip: ``1 + 2 * rtt / cpu``
+  (at most ``MAX_AHEAD``; twice the workers' formula, as the coverage phase stayed wait-bound at
+  ``(rtt + cpu) / cpu``: bench.md N7); 1 (none ahead) on loopback and for the embedded server. The
+  stateful checks run their scenarios in as many groups at once (``scenarios.py``).
 - ``configure`` / ``configure_node``: one ``--rate-limit`` schedule file and the requests ahead, for the
   controller and every xdist worker (``ratelimit.py``).
 - ``FaultViews``: a check that ended on a transport fault (``retry.TransportFault``) is an **error** in
@@ -40,7 +42,7 @@ EMBEDDED_WORKERS = 2  # loopback: the run is CPU-bound, one worker per core of a
 REQUEST_CPU_S = 0.010  # the suite's own CPU per request (bench: ~10 ms, generation and checks included)
 MAX_WORKERS = 12  # each worker is a process of ~140 MB: standard at 12 peaks at ~1.7 GB (bench.md N6)
 CLEANUP_CONNECTIONS = 4  # on loopback (cleanup.py)
-MAX_AHEAD = 8  # requests of one worker in flight at once: threads of one process, a connection each
+MAX_AHEAD = 12  # requests of one worker in flight at once: threads of one process, a connection each
 PROBES = 3
 
 
@@ -95,7 +97,7 @@ def ahead_for(rtt: float | None) -> int:
     """Requests of one worker in flight at once when each waits ``rtt`` seconds (see the module)."""
     if rtt is None:
         return 1
-    return max(1, min(MAX_AHEAD, round((rtt + REQUEST_CPU_S) / REQUEST_CPU_S)))
+    return max(1, min(MAX_AHEAD, 1 + round(2 * rtt / REQUEST_CPU_S)))
 
 
 _AHEAD = [1]
@@ -109,7 +111,7 @@ def requests_ahead() -> int:
 def cleanup_connections() -> int:
     """Sessions this process's cleanup ends at once: 4, or twice the requests ahead across a network
     (a worker may end hundreds; at 50 ms, four at a time took 7 s of the run's end)."""
-    return max(CLEANUP_CONNECTIONS, 2 * requests_ahead())
+    return max(CLEANUP_CONNECTIONS, min(2 * requests_ahead(), MAX_AHEAD))
 
 
 # --- the rate limit's shared schedule -----------------------------------------------------------------

@@ -27,7 +27,6 @@ from hypothesis.stateful import (
     invariant,
     precondition,
     rule,
-    run_state_machine_as_test,
 )
 
 from session_conformance.harness import (
@@ -40,6 +39,8 @@ from session_conformance.harness import (
     shown,
     warn,
 )
+from session_conformance.pytest_plugin import run_seed
+from session_conformance.scenarios import run_scenarios
 
 FAILURE_CODES = tuple(code for code in ERROR_CODES if code != "Canceled")
 
@@ -219,4 +220,4 @@ def test_random_session_lifecycles(
 
     settings = hypothesis_settings(budget, examples=examples)
     settings = type(settings)(settings, stateful_step_count=steps)
-    run_state_machine_as_test(Lifecycles, settings=settings)
+    run_scenarios(Lifecycles, settings, seed=run_seed())

@@ -28,7 +28,6 @@ from hypothesis.stateful import (
     invariant,
     precondition,
     rule,
-    run_state_machine_as_test,
 )
 
 from session_conformance.harness import (
@@ -40,6 +39,8 @@ from session_conformance.harness import (
     warn,
     warn_status,
 )
+from session_conformance.pytest_plugin import run_seed
+from session_conformance.scenarios import run_scenarios
 
 KEYS = st.sampled_from(["a", "b", "c", "key-d", "\u00fc", "with space"])
 VALUES = st.binary(min_size=1, max_size=12)
@@ -281,9 +282,9 @@ def zt(client: ConformanceClient, zitadel_api: str, zitadel_prefix: str) -> Zita
 @pytest.mark.needs("writes")
 def test_sessions_behave_like_the_model(zt: Zitadel, budget: Profile) -> None:
     machine = type("ZitadelSessionMachine", (SessionMachine,), {"zt": zt})
-    run_state_machine_as_test(
+    run_scenarios(
         machine,
-        settings=settings(
+        settings(
             max_examples=budget_value(budget, "stateful_examples", default=10),
             stateful_step_count=budget_value(budget, "stateful_steps", default=10),
             deadline=None,
@@ -291,4 +292,5 @@ def test_sessions_behave_like_the_model(zt: Zitadel, budget: Profile) -> None:
             phases=(Phase.explicit, Phase.generate),
             suppress_health_check=list(HealthCheck),
         ),
+        seed=run_seed(),
     )
