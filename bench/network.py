@@ -7,6 +7,9 @@ each it prints requests (counted by the server), wall time, requests in flight o
 by the proxy: summed request latency over the active time) and the "limit":
 ``requests * RTT / in-flight + suite CPU / cores``, the wall time the run would take if it did
 nothing but wait for its answers (as many at a time as it had in flight) and spend its own CPU.
+
+Every run has the same seed (``SEED``), so the loopback and the 50 ms runs generate the same cases: a
+run's own seed moved its wall time by up to 8 s (bench.md N7), more than what is compared.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from typing import Any
 import httpx
 
 from session_conformance.faultproxy import FaultProxy
+
+SEED = 18  # --hypothesis-seed of every run: the same cases through every network
 
 
 @dataclass
@@ -84,7 +89,9 @@ def network_run(
     run = NetRun(label, rtt_ms, cut)
     log = logs / (re.sub(r"[^\w.=-]+", "_", label) + ".log")
     # not -q: xdist then prints how many workers it started ("created: N/N workers")
-    command = [sys.executable, "-m", "session_conformance.cli", "run", "--profile", profile, *extra]
+    given = any(arg.startswith("--hypothesis-seed") for arg in extra)
+    seeded = [] if given else [f"--hypothesis-seed={SEED}"]
+    command = [sys.executable, "-m", "session_conformance.cli", "run", "--profile", profile, *seeded, *extra]
     with bench.BenchServer() as server, tempfile.TemporaryDirectory(prefix="bench-net-") as reports:
         proxied = rtt_ms > 0 or cut > 0
         proxy = FaultProxy(server.url, delay=rtt_ms / 2000, cut=cut, seed=18) if proxied else None

@@ -12,11 +12,14 @@ from __future__ import annotations
 from session_conformance import rewrite_opt_out
 
 # isort: split
+import atexit
 import importlib.util
+import logging
 import os
 import random
 import shlex
 import signal
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -347,6 +350,23 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if RUN.old_sigterm is not None:
         signal.signal(signal.SIGTERM, RUN.old_sigterm)
         RUN.old_sigterm = None
+    if _is_worker(config):
+        atexit.register(_end_worker_without_freeing)  # last registered: the first exit handler to run
+
+
+def _end_worker_without_freeing() -> None:
+    """End an xdist worker's process without freeing its heap object by object.
+
+    Its results are with the controller by now. Freeing ~140 MB of Hypothesis and Schemathesis objects
+    per worker took 12 workers on 2 cores ~3.5 s of the run's end (bench.md N7). This runs before the
+    exit handlers registered earlier and does what they do for a worker: the cleanup's last resort,
+    logging's flush, the standard streams' flush.
+    """
+    CLEANUP.run()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
