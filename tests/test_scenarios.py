@@ -71,8 +71,13 @@ def test_groups_wait_side_by_side_each_with_its_own_draws() -> None:
     run_scenarios(_machine(recorder, wait=0.02), SETTINGS, seed=7, width=3)
     assert sorted(recorder.draws) == ["Steps", "Steps_group1", "Steps_group2"]
     assert recorder.most >= 2  # their waits overlapped
-    drawn = [set(values) - {0} for values in recorder.draws.values()]  # 0: the simplest scenario's
-    assert all(drawn) and not (drawn[0] & drawn[1]) and not (drawn[1] & drawn[2])  # seeds differ
+    draws = recorder.draws
+    # Each group draws its own scenarios. Single values may coincide: Hypothesis favours bounds such as 10**9.
+    assert draws["Steps"] != draws["Steps_group1"] != draws["Steps_group2"] != draws["Steps"]
+    again = _Recorder()
+    run_scenarios(_machine(again), SETTINGS, seed=7, width=3)
+    for group in ("Steps_group1", "Steps_group2"):  # seeded from the run's seed: replayed alike
+        assert again.draws[group] == draws[group]
 
 
 def test_a_violated_rule_is_raised_before_another_groups_error() -> None:

@@ -6,9 +6,10 @@
   busy (at most ``MAX_WORKERS``, for memory). ``-n N`` / ``--workers N`` wins.
 - ``requests_ahead``: how many of a check's requests known in advance (its coverage cases) a worker keeps
   in flight at once against a live target (``ahead.py``), from the same round trip: ``1 + 2 * rtt / cpu``
-  (at most ``MAX_AHEAD``; twice the workers' formula, as the coverage phase stayed wait-bound at
-  ``(rtt + cpu) / cpu``: bench.md N7); 1 (none ahead) on loopback and for the embedded server. The
-  stateful checks run their scenarios in as many groups at once (``scenarios.py``).
+  (at most ``MAX_AHEAD``; the workers' ``1 + rtt / cpu`` with the wait counted twice, as the coverage
+  phase stayed wait-bound at ``(rtt + cpu) / cpu``: bench.md N7); 1 (none ahead) on loopback and for
+  the embedded server. The stateful checks run their scenarios in as many groups at once
+  (``scenarios.py``).
 - ``configure`` / ``configure_node``: one ``--rate-limit`` schedule file and the requests ahead, for the
   controller and every xdist worker (``ratelimit.py``).
 - ``FaultViews``: a check that ended on a transport fault (``retry.TransportFault``) is an **error** in
@@ -109,8 +110,8 @@ def requests_ahead() -> int:
 
 
 def cleanup_connections() -> int:
-    """Sessions this process's cleanup ends at once: 4, or twice the requests ahead across a network
-    (a worker may end hundreds; at 50 ms, four at a time took 7 s of the run's end)."""
+    """Sessions this process's cleanup ends at once: 4, or twice the requests ahead across a network,
+    at most ``MAX_AHEAD`` (a worker may end hundreds; at 50 ms, four at a time took 7 s of the run's end)."""
     return max(CLEANUP_CONNECTIONS, min(2 * requests_ahead(), MAX_AHEAD))
 
 

@@ -40,9 +40,10 @@ def run_scenarios(
 ) -> None:
     """Run ``settings.max_examples`` scenarios of ``machine``, in groups when the target is far.
 
-    The first group keeps the run's own seed, so loopback and a first group replay alike; group ``i``
-    is seeded ``seed << 8 | i``. When groups end on exceptions, a violated rule is raised before any
-    other exception (a failure is the verdict, whatever else a group met).
+    The first group keeps the run's own seed (``--hypothesis-seed``); group ``i`` is seeded
+    ``seed << 8 | i``, so the same seed at the same round trip replays every group. When groups end on
+    exceptions, a violated rule is raised before any other exception (a failure is the verdict,
+    whatever else a group met).
     """
     sizes = group_sizes(settings.max_examples, width)
     if len(sizes) == 1:
